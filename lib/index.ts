@@ -1,0 +1,10 @@
+import './session-data.js';
+export * from './interfaces/index.js';
+export { SESSION_MODULE_OPTIONS } from './session.constants.js';
+export { SessionModule } from './session.module.js';
+export { SessionService } from './session.service.js';
+export type { RegenerateOptions, SessionKey } from './session.service.js';
+export { Session } from './session.decorator.js';
+export { AuthenticatedGuard, AllowAnonymous } from './authenticated.guard.js';
+export { EmbeddedStore } from './stores/embedded-store.js';
+export { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';

@@ -1,0 +1,93 @@
+import type { RequestMethod, Type } from '@nestjs/common';
+import type { Request } from 'express';
+import type { SessionOptions, Session, SessionData } from 'express-session';
+
+/** A path and an HTTP method, as Nest's middleware consumer takes them. */
+export interface SessionRouteInfo {
+  path: string;
+  method: RequestMethod;
+}
+
+/** A route given to `forRoutes` or `exclude`: a path, a `{ path, method }` object, or a controller class. */
+export type SessionRoute = string | SessionRouteInfo | Type<unknown>;
+
+/** The request's session as handlers see it. */
+export type RequestSession = Session & Partial<SessionData>;
+
+/** Options of the embedded in-memory store, used when `session.store` is not given. */
+export interface EmbeddedStoreOptions {
+  /**
+   * Most sessions held at once; the least recently used is evicted past it.
+   * @default 10000
+   */
+  maxSessions?: number;
+  /**
+   * Lifetime in milliseconds of a session whose cookie has neither `maxAge` nor `expires`.
+   * @default 86400000 (one day)
+   */
+  defaultTtl?: number;
+  /**
+   * Set to `true` to say that a per-process store is intended in production, which silences the warning.
+   * @default false
+   */
+  allowInProduction?: boolean;
+}
+
+/** Options of {@link SessionModule}. */
+export interface SessionModuleOptions {
+  /**
+   * express-session's own options, passed through. The module merges `resave: false`,
+   * `saveUninitialized: false`, `cookie.httpOnly: true` and `cookie.sameSite: 'lax'` under them;
+   * a value given here always wins.
+   * @see https://github.com/expressjs/session#options
+   */
+  session: SessionOptions;
+  /**
+   * Routes that get a session. Giving this (or `exclude`) mounts the middleware through Nest's route
+   * matching; without both, it is mounted once for every route at the adapter, which costs nothing extra.
+   * @default every route, including `/` and the global-prefix root
+   */
+  forRoutes?: SessionRoute[];
+  /**
+   * Routes that get no session (for example a health check that must answer while the store is down).
+   * @default none
+   */
+  exclude?: (string | SessionRouteInfo)[];
+  /**
+   * What `AuthenticatedGuard` and `SessionService.isAuthenticated()` check.
+   * @default `session.userId` is set, or Passport's `request.isAuthenticated()` returns true
+   */
+  isAuthenticated?: (session: RequestSession, request: Request) => boolean | Promise<boolean>;
+  /**
+   * How many times a failed store read is retried before the request is refused with a 503.
+   * @default 0
+   */
+  retries?: number;
+  /**
+   * Delay in milliseconds before retry number `attempt` (1, 2, ...).
+   * @default () => 0
+   */
+  retriesStrategy?: (attempt: number) => number;
+  /**
+   * The longest a store call may take, in milliseconds, before the request gets a 503.
+   * @default 5000
+   */
+  storeTimeout?: number;
+  /**
+   * An unchanged session is touched in the store at most once per this many milliseconds.
+   * @default 0 (every request, as express-session does)
+   */
+  touchAfter?: number;
+  /**
+   * A session unused for this many milliseconds is destroyed and treated as anonymous.
+   * @default none
+   */
+  idleTimeout?: number;
+  /**
+   * A session older than this many milliseconds is destroyed and treated as anonymous, however active.
+   * @default none
+   */
+  absoluteTimeout?: number;
+  /** Options of the embedded store used when `session.store` is not given. */
+  embeddedStore?: EmbeddedStoreOptions;
+}

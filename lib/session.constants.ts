@@ -1,0 +1,14 @@
+/**
+ * Injection token of the resolved {@link SessionModuleOptions} (defaults merged, `session.store` set).
+ * A string, so that the ESM and CommonJS builds of this package share it.
+ */
+export const SESSION_MODULE_OPTIONS = 'NEST_EXPRESS_SESSION:MODULE_OPTIONS';
+
+/** Injection token of the options exactly as the user gave them (internal). */
+export const SESSION_RAW_OPTIONS = 'NEST_EXPRESS_SESSION:RAW_OPTIONS';
+
+/** Metadata key set by `@AllowAnonymous()`. */
+export const ALLOW_ANONYMOUS_KEY = 'NEST_EXPRESS_SESSION:ALLOW_ANONYMOUS';
+
+/** Default longest time a store call may take, in milliseconds. */
+export const DEFAULT_STORE_TIMEOUT = 5_000;

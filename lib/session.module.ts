@@ -1,0 +1,64 @@
+import { Inject, Module, RequestMethod } from '@nestjs/common';
+import type { MiddlewareConsumer, NestModule, OnApplicationShutdown } from '@nestjs/common';
+import { APP_GUARD, HttpAdapterHost } from '@nestjs/core';
+import { AuthenticatedGuard } from './authenticated.guard.js';
+import { SESSION_MODULE_OPTIONS, SESSION_RAW_OPTIONS } from './session.constants.js';
+import { ConfigurableModuleClass } from './session.module-definition.js';
+import { createSessionRuntime } from './session.middleware.js';
+import type { SessionRuntime } from './session.middleware.js';
+import { closeOwnedStore, resolveOptions } from './session.options.js';
+import type { ResolvedSessionModuleOptions } from './session.options.js';
+import { SessionAvailabilityGuard } from './session-availability.guard.js';
+import { SessionService } from './session.service.js';
+
+const SESSION_RUNTIME = 'NEST_EXPRESS_SESSION:RUNTIME';
+
+/**
+ * Configures express-session through Nest's dependency injection and mounts it.
+ * `SessionModule.forRoot(options)` or `SessionModule.forRootAsync({ imports, inject, useFactory | useClass | useExisting })`;
+ * global unless `isGlobal: false`.
+ */
+@Module({
+  providers: [
+    { provide: SESSION_MODULE_OPTIONS, useFactory: resolveOptions, inject: [SESSION_RAW_OPTIONS] },
+    { provide: SESSION_RUNTIME, useFactory: createSessionRuntime, inject: [SESSION_MODULE_OPTIONS] },
+    { provide: APP_GUARD, useClass: SessionAvailabilityGuard },
+    SessionService,
+    AuthenticatedGuard,
+  ],
+  exports: [SESSION_MODULE_OPTIONS, SessionService, AuthenticatedGuard],
+})
+export class SessionModule extends ConfigurableModuleClass implements NestModule, OnApplicationShutdown {
+  constructor(
+    @Inject(SESSION_MODULE_OPTIONS) private readonly options: ResolvedSessionModuleOptions,
+    @Inject(SESSION_RUNTIME) private readonly runtime: SessionRuntime,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {
+    super();
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    const adapter = this.adapterHost.httpAdapter;
+    const type = adapter?.getType?.();
+    if (type !== 'express') {
+      throw new Error(
+        `SessionModule needs the Express platform (@nestjs/platform-express); this app runs on '${String(type)}'. ` +
+          'express-session cannot run on Fastify: use @fastify/session there.',
+      );
+    }
+    const { forRoutes, exclude } = this.options;
+    if (!forRoutes?.length && !exclude?.length) {
+      // Mounted once at the adapter: after Nest's body parsers, before every route, and cheaper than
+      // route-matched middleware. It covers every path, `/` and the global-prefix root included.
+      adapter.use(this.runtime.middleware);
+      return;
+    }
+    const proxy = consumer.apply(this.runtime.middleware);
+    const routes = forRoutes?.length ? forRoutes : [{ path: '{*path}', method: RequestMethod.ALL }];
+    (exclude?.length ? proxy.exclude(...exclude) : proxy).forRoutes(...routes);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await closeOwnedStore(this.options.session.store);
+  }
+}

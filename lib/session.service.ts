@@ -1,0 +1,149 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { SessionData } from 'express-session';
+import { SESSION_MODULE_OPTIONS } from './session.constants.js';
+import { storeUnavailable } from './session.errors.js';
+import type { RequestSession } from './interfaces/index.js';
+import type { ResolvedSessionModuleOptions } from './session.options.js';
+import { sessionContext } from './session-context.js';
+import { sessionState } from './session-request.js';
+import { assertSessionLoaded } from './session-availability.guard.js';
+
+/** Keys of the session data, as `@Session('key')` and `SessionService.get()` accept them. */
+export type SessionKey = keyof SessionData;
+
+/** Options of {@link SessionService.regenerate}. */
+export interface RegenerateOptions {
+  /** Keys carried over from the old session into the new one; everything else is dropped. */
+  keep?: SessionKey[];
+}
+
+const OUTSIDE_REQUEST =
+  'SessionService was used outside an HTTP request: call it from a controller, guard, interceptor or a provider ' +
+  'they call while handling a request (not from a constructor, onModuleInit or a timer).';
+
+/**
+ * The current request's session for singleton providers: promise-based `regenerate`, `save`, `reload`,
+ * `destroy`, and `logIn`/`logOut` that are safe against session fixation. It keeps the request, never the
+ * session object, because `regenerate` and `destroy` replace `req.session`.
+ */
+@Injectable()
+export class SessionService {
+  constructor(@Inject(SESSION_MODULE_OPTIONS) private readonly options: ResolvedSessionModuleOptions) {}
+
+  /** The current session object. */
+  get session(): RequestSession {
+    const req = this.request();
+    if (!req.session) throw new Error('The session of this request was destroyed (logOut/destroy); there is none to use.');
+    return req.session;
+  }
+
+  /** The current session id. */
+  get id(): string {
+    return this.session.id;
+  }
+
+  /** One value of the session. */
+  get<K extends SessionKey>(key: K): SessionData[K] | undefined {
+    return (this.session as Partial<SessionData>)[key];
+  }
+
+  /** Sets one value of the session; it is saved at the end of the request (or by `save()`). */
+  set<K extends SessionKey>(key: K, value: SessionData[K]): void {
+    (this.session as Partial<SessionData>)[key] = value;
+  }
+
+  /**
+   * Replaces the session by a new one with a new id; the old id can no longer be used.
+   * Only the keys named in `keep` are carried over. Rejects (503) if the old session could not be removed,
+   * in which case the request keeps its old session.
+   */
+  async regenerate(options: RegenerateOptions = {}): Promise<void> {
+    const req = this.request();
+    const old = this.session;
+    const kept: Partial<SessionData> = {};
+    for (const key of options.keep ?? []) {
+      if (key in old) (kept as Record<string, unknown>)[key] = (old as Partial<SessionData>)[key];
+    }
+    await settle((cb) => old.regenerate(cb));
+    Object.assign(req.session!, kept);
+  }
+
+  /** Writes the session to the store now (for example before a redirect). */
+  async save(): Promise<void> {
+    const session = this.session;
+    await settle((cb) => session.save(cb));
+  }
+
+  /** Reads the session again from the store, dropping unsaved changes. */
+  async reload(): Promise<void> {
+    const session = this.session;
+    await settle((cb) => session.reload(cb));
+  }
+
+  /** Removes the session from the store and expires its cookie (same name, Path and Domain). */
+  async destroy(): Promise<void> {
+    const req = this.request();
+    const session = this.session;
+    await settle((cb) => req.sessionStore.destroy(session.id, cb));
+    const cookie = session.cookie;
+    req.session = undefined as never;
+    const res = (req as Request & { res?: Response }).res;
+    res?.clearCookie(this.options.session.name ?? 'connect.sid', {
+      path: cookie.path ?? '/',
+      domain: cookie.domain,
+      sameSite: cookie.sameSite,
+      secure: cookie.secure === true,
+      httpOnly: cookie.httpOnly,
+      partitioned: (cookie as { partitioned?: boolean }).partitioned,
+    });
+  }
+
+  /**
+   * Logs the user in: a new session (so an id planted before login is worthless), `userId` and `data`
+   * set, saved before this resolves. On a store failure it rejects (503) and leaves no session
+   * authenticated under any id. `keep` carries keys of the anonymous session over.
+   */
+  async logIn(userId: string | number, data: Partial<SessionData> = {}, options: RegenerateOptions = {}): Promise<void> {
+    const req = this.request();
+    await this.regenerate(options);
+    Object.assign(req.session!, data, { userId });
+    try {
+      await this.save();
+    } catch (err) {
+      // Fail closed: nothing may save this half-made login at the end of the response.
+      const sid = req.session?.id;
+      req.session = undefined as never;
+      if (sid) req.sessionStore.destroy(sid, () => undefined);
+      throw err;
+    }
+  }
+
+  /** Logs the user out: the session is removed from the store and its cookie expired. */
+  async logOut(): Promise<void> {
+    await this.destroy();
+  }
+
+  /** Whether the current session is logged in, by the module's `isAuthenticated` option. */
+  isAuthenticated(): boolean | Promise<boolean> {
+    const req = this.request();
+    return this.options.isAuthenticated(req.session, req);
+  }
+
+  private request(): Request {
+    const req = sessionContext.getStore();
+    if (!req) throw new Error(OUTSIDE_REQUEST);
+    if (!sessionState(req)) {
+      throw new Error(`This route (${req.method} ${req.path}) has no session: it is excluded by the SessionModule's forRoutes/exclude options.`);
+    }
+    assertSessionLoaded(req);
+    return req;
+  }
+}
+
+/** Runs an express-session callback method as a promise; a store error becomes the module's 503. */
+function settle(run: (cb: (err?: unknown) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    run((err) => (err ? reject(storeUnavailable(err)) : resolve()));
+  });
+}

@@ -1,0 +1,108 @@
+import { Store } from 'express-session';
+import type { SessionData } from 'express-session';
+import { LRUCache } from 'lru-cache';
+import type { EmbeddedStoreOptions } from '../interfaces/index.js';
+
+type Callback<T = void> = (err?: unknown, value?: T) => void;
+
+/** Default cap on the number of sessions the embedded store holds. */
+export const DEFAULT_MAX_SESSIONS = 10_000;
+/** Default lifetime of a session whose cookie has no `maxAge` or `expires`: one day. */
+export const DEFAULT_EMBEDDED_TTL = 86_400_000;
+const SWEEP_INTERVAL = 60_000;
+
+/**
+ * The module's default store: in memory, bounded, expiring. Sessions expire with their cookie
+ * (`expires`, which express-session derives from `maxAge`), the least recently used is evicted past
+ * `maxSessions`, and a sweep that never keeps the process alive removes what expired.
+ * One process only: use Redis or PostgreSQL when the app runs as more than one instance.
+ */
+export class EmbeddedStore extends Store {
+  private readonly cache: LRUCache<string, string>;
+  private readonly defaultTtl: number;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(options: EmbeddedStoreOptions = {}) {
+    super();
+    const max = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new TypeError(`embeddedStore.maxSessions must be a whole number of at least 1, not ${String(max)}`);
+    }
+    this.defaultTtl = options.defaultTtl ?? DEFAULT_EMBEDDED_TTL;
+    this.cache = new LRUCache<string, string>({ max, ttl: this.defaultTtl, updateAgeOnGet: false });
+    this.sweeper = setInterval(() => this.cache.purgeStale(), SWEEP_INTERVAL);
+    this.sweeper.unref();
+  }
+
+  override get(sid: string, callback: Callback<SessionData | null>): void {
+    const raw = this.cache.get(sid);
+    callback(null, raw === undefined ? null : (JSON.parse(raw) as SessionData));
+  }
+
+  override set(sid: string, session: SessionData, callback?: Callback): void {
+    let raw: string;
+    try {
+      raw = JSON.stringify(session);
+    } catch (err) {
+      callback?.(err);
+      return;
+    }
+    this.write(sid, raw, session);
+    callback?.();
+  }
+
+  override touch(sid: string, session: SessionData, callback?: Callback): void {
+    const raw = this.cache.get(sid);
+    if (raw !== undefined) {
+      // Only the cookie (and so the expiry) changes: the data stays as last saved.
+      const stored = JSON.parse(raw) as SessionData;
+      stored.cookie = session.cookie;
+      this.write(sid, JSON.stringify(stored), stored);
+    }
+    callback?.();
+  }
+
+  override destroy(sid: string, callback?: Callback): void {
+    this.cache.delete(sid);
+    callback?.();
+  }
+
+  override all(callback: Callback<Record<string, SessionData>>): void {
+    this.cache.purgeStale();
+    const sessions: Record<string, SessionData> = {};
+    for (const [sid, raw] of this.cache.entries()) sessions[sid] = JSON.parse(raw) as SessionData;
+    callback(null, sessions);
+  }
+
+  override length(callback: Callback<number>): void {
+    this.cache.purgeStale();
+    callback(null, this.cache.size);
+  }
+
+  override clear(callback?: Callback): void {
+    this.cache.clear();
+    callback?.();
+  }
+
+  /** Stops the sweep and drops every session. */
+  close(): void {
+    clearInterval(this.sweeper);
+    this.cache.clear();
+  }
+
+  private write(sid: string, raw: string, session: SessionData): void {
+    const ttl = this.ttlOf(session);
+    if (ttl <= 0) {
+      this.cache.delete(sid);
+      return;
+    }
+    this.cache.set(sid, raw, { ttl });
+  }
+
+  private ttlOf(session: SessionData): number {
+    const expires = (session.cookie as { expires?: Date | string | null } | undefined)?.expires;
+    if (expires == null) return this.defaultTtl;
+    const at = expires instanceof Date ? expires.getTime() : Date.parse(expires);
+    return Number.isNaN(at) ? this.defaultTtl : at - Date.now();
+  }
+}

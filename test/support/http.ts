@@ -1,0 +1,76 @@
+/** A response as the tests look at it. */
+export interface TestResponse {
+  status: number;
+  body: any;
+  text: string;
+  headers: Headers;
+  setCookies: string[];
+}
+
+/** A tiny HTTP client with a cookie jar, over the real network stack (fetch on 127.0.0.1). */
+export class Client {
+  readonly jar = new Map<string, string>();
+
+  constructor(readonly baseUrl: string) {}
+
+  get(path: string, headers: Record<string, string> = {}): Promise<TestResponse> {
+    return this.request('GET', path, undefined, headers);
+  }
+
+  post(path: string, body?: unknown, headers: Record<string, string> = {}): Promise<TestResponse> {
+    return this.request('POST', path, body, headers);
+  }
+
+  /** The raw `Cookie` header this client sends. */
+  cookieHeader(): string {
+    return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<TestResponse> {
+    const sent: Record<string, string> = { ...headers };
+    if (this.jar.size > 0 && !('cookie' in sent)) sent.cookie = this.cookieHeader();
+    if (body !== undefined) sent['content-type'] = 'application/json';
+    const res = await fetch(this.baseUrl + path, {
+      method,
+      headers: sent,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      redirect: 'manual',
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: keep the text
+    }
+    const setCookies = res.headers.getSetCookie();
+    for (const line of setCookies) this.store(line);
+    return { status: res.status, body: parsed, text, headers: res.headers, setCookies };
+  }
+
+  private store(line: string): void {
+    const [pair, ...attrs] = line.split(';');
+    const eq = pair.indexOf('=');
+    const name = pair.slice(0, eq).trim();
+    const value = pair.slice(eq + 1).trim();
+    const expired = attrs.some((a) => {
+      const [k, v] = a.trim().split('=');
+      return k.toLowerCase() === 'expires' && Date.parse(v) <= Date.now();
+    });
+    if (expired || value === '') this.jar.delete(name);
+    else this.jar.set(name, value);
+  }
+}
+
+/** The Set-Cookie line for a cookie name, if the response sent one. */
+export function setCookieFor(res: TestResponse, name: string): string | undefined {
+  return res.setCookies.find((c) => c.startsWith(`${name}=`));
+}
+
+/** The session id inside a signed cookie value (`s:<id>.<signature>`, URL-encoded). */
+export function sidOf(cookieValue: string | undefined): string | undefined {
+  if (!cookieValue) return undefined;
+  const raw = decodeURIComponent(cookieValue);
+  if (!raw.startsWith('s:')) return undefined;
+  return raw.slice(2, raw.lastIndexOf('.'));
+}
