@@ -2,16 +2,12 @@ import { Logger } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import expressSession from 'express-session';
 import type { ResolvedSessionModuleOptions } from './session.options.js';
-import { sessionContext } from './session-context.js';
+import { registerContextSwitch, sessionContext } from './session-context.js';
+import type { ContextSwitch } from './session-context.js';
 import { initSessionState } from './session-request.js';
 import { GuardedStore, describe } from './stores/guarded-store.js';
 
 const logger = new Logger('SessionModule');
-
-/** Whether requests run inside the AsyncLocalStorage context that SessionService reads. */
-export interface ContextSwitch {
-  enabled: boolean;
-}
 
 /** The store wrapper and the middleware built from the resolved options (internal). */
 export interface SessionRuntime {
@@ -33,7 +29,9 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
     timeout: options.storeTimeout,
   });
   const session = expressSession({ ...options.session, store });
-  const context: ContextSwitch = { enabled: true };
+  // Off until SessionModule finds, at startup, something that injects SessionService.
+  const context: ContextSwitch = { enabled: false };
+  registerContextSwitch(options, context);
 
   const middleware = function nestExpressSession(req: Request, res: Response, next: NextFunction): void {
     const state = initSessionState(req);

@@ -1,6 +1,6 @@
 import { Inject, Module, RequestMethod } from '@nestjs/common';
-import type { MiddlewareConsumer, NestModule, OnApplicationShutdown } from '@nestjs/common';
-import { APP_GUARD, HttpAdapterHost } from '@nestjs/core';
+import type { MiddlewareConsumer, NestModule, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { APP_GUARD, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import { AuthenticatedGuard } from './authenticated.guard.js';
 import { SESSION_MODULE_OPTIONS, SESSION_RAW_OPTIONS } from './session.constants.js';
 import { ConfigurableModuleClass } from './session.module-definition.js';
@@ -10,6 +10,7 @@ import { closeOwnedStore, resolveOptions } from './session.options.js';
 import type { ResolvedSessionModuleOptions } from './session.options.js';
 import { SessionAvailabilityGuard } from './session-availability.guard.js';
 import { SessionService } from './session.service.js';
+import { findDependant } from './service-usage.js';
 
 const SESSION_RUNTIME = 'NEST_EXPRESS_SESSION:RUNTIME';
 
@@ -28,11 +29,12 @@ const SESSION_RUNTIME = 'NEST_EXPRESS_SESSION:RUNTIME';
   ],
   exports: [SESSION_MODULE_OPTIONS, SessionService, AuthenticatedGuard],
 })
-export class SessionModule extends ConfigurableModuleClass implements NestModule, OnApplicationShutdown {
+export class SessionModule extends ConfigurableModuleClass implements NestModule, OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(SESSION_MODULE_OPTIONS) private readonly options: ResolvedSessionModuleOptions,
     @Inject(SESSION_RUNTIME) private readonly runtime: SessionRuntime,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly modules: ModulesContainer,
   ) {
     super();
   }
@@ -56,6 +58,15 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
     const proxy = consumer.apply(this.runtime.middleware);
     const routes = forRoutes?.length ? forRoutes : [{ path: '{*path}', method: RequestMethod.ALL }];
     (exclude?.length ? proxy.exclude(...exclude) : proxy).forRoutes(...routes);
+  }
+
+  /**
+   * Opens the request context for SessionService only if something in the app injects it: the context
+   * costs every request (Node 20 turns on promise hooks for it), and an app that never uses the service
+   * should not pay. Runs after every module's `configure()`, so middleware classes are seen too.
+   */
+  onModuleInit(): void {
+    this.runtime.context.enabled = findDependant(this.modules, SessionService) !== undefined;
   }
 
   async onApplicationShutdown(): Promise<void> {
