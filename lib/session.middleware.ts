@@ -31,6 +31,7 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
     retries: options.retries,
     retriesStrategy: options.retriesStrategy,
     timeout: options.storeTimeout,
+    touchAfter: options.touchAfter,
   });
   const session = expressSession({ ...options.session, store });
   const context: ContextSwitch = { enabled: true };
