@@ -4,7 +4,6 @@ import type { NextFunction, Request, Response } from 'express';
 import { SESSION_RUNTIME } from './session.constants.js';
 import { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
 import type { SessionRuntime } from './session.middleware.js';
-import { sessionContext } from './session-context.js';
 import { sessionState } from './session-request.js';
 
 type IoServer = ReturnType<IoAdapter['createIOServer']>;
@@ -50,13 +49,14 @@ export class SessionIoAdapter extends IoAdapter {
 
   override createIOServer(port: number, options?: IoServerOptions): IoServer {
     const server = super.createIOServer(port, options);
-    const middleware = this.sessionRuntime().middleware;
+    // express-session alone: socket.io answers its requests before Express, so no request context is open,
+    // and none is opened for the socket's later life (SessionService belongs to HTTP requests).
+    const session = this.sessionRuntime().sessionOnly;
     server.engine.use((req: HandshakeRequest, res: Response, next: NextFunction) => {
       // engine.io runs its middleware on every request of a connection (each long-poll too); the session
       // is loaded once, on the handshake, the only request without a `sid` in its query.
       if (req._query?.sid !== undefined) return next();
-      // Nothing of the socket's later life may run in this request's context (SessionService reads it).
-      middleware(req, res, () => sessionContext.exit(() => next()));
+      session(req, res, next);
     });
     return server;
   }

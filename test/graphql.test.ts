@@ -161,6 +161,25 @@ describe('GraphQL (Apollo driver on Express, code first)', () => {
   });
 });
 
+describe('GraphQL with the session middleware mounted through forRoutes/exclude', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startIntegrationApp({
+      imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET }, exclude: ['health'] }), graphqlModule()],
+      providers: [SessionResolver],
+    });
+  });
+  after(() => t.close());
+
+  it('/graphql gets the session: login mutation, guarded query, logout mutation', async () => {
+    const client = t.client();
+    await gql(client, 'mutation { login(userId: "erin") }');
+    assert.deepEqual((await gql(client, '{ secret }')).body, { data: { secret: 'secret of erin' } });
+    assert.deepEqual((await gql(client, 'mutation { logout }')).body, { data: { logout: true } });
+    assert.equal((await gql(client, '{ secret }')).body.errors[0].extensions.code, 'UNAUTHENTICATED');
+  });
+});
+
 describe('GraphQL with AuthenticatedGuard as APP_GUARD', () => {
   let t: TestApp;
   before(async () => {
