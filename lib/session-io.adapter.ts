@@ -66,7 +66,9 @@ export class SessionIoAdapter extends IoAdapter {
     try {
       this.runtime = this.app.get<SessionRuntime>(SESSION_RUNTIME, { strict: false });
     } catch {
-      throw new Error('SessionIoAdapter: SessionModule is not imported in this application; import SessionModule.forRoot(...) first.');
+      throw new Error(
+        'SessionIoAdapter: SessionModule is not imported in this application; import SessionModule.forRoot(...) first.',
+      );
     }
     return this.runtime;
   }

@@ -75,9 +75,7 @@ function loginForm(error?: string, username = ''): string {
 }
 
 function html(res: Response, status: number, title: string, body: string): void {
-  res
-    .status(status)
-    .set({ 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' })
+  res.status(status).set({ 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' })
     .send(`<!doctype html>
 <html lang="en">
 <head>

@@ -12,7 +12,9 @@ const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve('test-artifacts');
 const COOKIE = 'sample.sid';
 
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (apt-get install chromium); browser test skipped`;
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `${CHROMIUM} is not installed (apt-get install chromium); browser test skipped`;
 if (skip) console.log(`# ${skip}`);
 
 describe('A real browser (Chromium) on the sample pages', { skip }, () => {

@@ -28,76 +28,83 @@ class HealthController {
   }
 }
 
-describe('SessionHealthIndicator with @nestjs/terminus and a real Redis (connect-redis 9)', { skip: !hasRedisServer() && 'redis-server is not installed' }, () => {
-  let redis: ThrowawayRedis;
-  let client: ReturnType<typeof createClient>;
-  let t: TestApp;
+describe(
+  'SessionHealthIndicator with @nestjs/terminus and a real Redis (connect-redis 9)',
+  { skip: !hasRedisServer() && 'redis-server is not installed' },
+  () => {
+    let redis: ThrowawayRedis;
+    let client: ReturnType<typeof createClient>;
+    let t: TestApp;
 
-  before(async () => {
-    redis = await ThrowawayRedis.start();
-    client = createClient({ url: redis.url, socket: { reconnectStrategy: (retries) => Math.min(50 * (retries + 1), 200) } });
-    client.on('error', () => undefined);
-    await client.connect();
-    t = await startIntegrationApp({
-      imports: [
-        SessionModule.forRoot({
-          session: { secret: TEST_SECRET, store: new RedisStore({ client, prefix: 'health-test:' }) },
-          exclude: ['health'],
-          storeTimeout: 1000,
-        }),
-        TerminusModule,
-      ],
-      controllers: [HealthController, AuthController],
+    before(async () => {
+      redis = await ThrowawayRedis.start();
+      client = createClient({
+        url: redis.url,
+        socket: { reconnectStrategy: (retries) => Math.min(50 * (retries + 1), 200) },
+      });
+      client.on('error', () => undefined);
+      await client.connect();
+      t = await startIntegrationApp({
+        imports: [
+          SessionModule.forRoot({
+            session: { secret: TEST_SECRET, store: new RedisStore({ client, prefix: 'health-test:' }) },
+            exclude: ['health'],
+            storeTimeout: 1000,
+          }),
+          TerminusModule,
+        ],
+        controllers: [HealthController, AuthController],
+      });
     });
-  });
 
-  after(async () => {
-    await t?.close();
-    client?.destroy();
-    await redis?.dispose();
-  });
-
-  it('reports the store up while Redis runs, and the probe writes nothing', async () => {
-    const http = t.client();
-    const res = await http.get('/health');
-    assert.equal(res.status, 200);
-    assert.deepEqual(res.body, {
-      status: 'ok',
-      info: { session: { status: 'up' } },
-      error: {},
-      details: { session: { status: 'up' } },
+    after(async () => {
+      await t?.close();
+      client?.destroy();
+      await redis?.dispose();
     });
-    assert.equal(await client.dbSize(), 0, 'no key was written by the probe');
-  });
 
-  it('reports the store down (503) once Redis is stopped, and the health route still answers', async () => {
-    const user = t.client();
-    assert.equal((await user.post('/auth/login', { userId: 'alice' })).status, 200);
-    await redis.stop();
-    const res = await user.get('/health');
-    assert.equal(res.status, 503);
-    assert.equal(res.body.status, 'error');
-    assert.equal(res.body.error.session.status, 'down');
-    assert.match(res.body.error.session.message, /session store/);
-    const me = await user.get('/auth/me');
-    assert.equal(me.status, 503, 'requests that need the session get the 503 meanwhile');
-  });
+    it('reports the store up while Redis runs, and the probe writes nothing', async () => {
+      const http = t.client();
+      const res = await http.get('/health');
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body, {
+        status: 'ok',
+        info: { session: { status: 'up' } },
+        error: {},
+        details: { session: { status: 'up' } },
+      });
+      assert.equal(await client.dbSize(), 0, 'no key was written by the probe');
+    });
 
-  it('reports the store up again once Redis is back, and sessions work', async () => {
-    await redis.start();
-    let status = 0;
-    for (let attempt = 0; attempt < 100 && status !== 200; attempt++) {
-      if (attempt > 0) await sleep(100);
-      status = (await t.client().get('/health')).status;
-    }
-    assert.equal(status, 200, 'the indicator is up after the restart');
-    const res = await t.client().get('/health');
-    assert.deepEqual(res.body.info, { session: { status: 'up' } });
-    const user = t.client();
-    await user.post('/auth/login', { userId: 'bob' });
-    assert.deepEqual((await user.get('/auth/me')).body, { userId: 'bob' });
-  });
-});
+    it('reports the store down (503) once Redis is stopped, and the health route still answers', async () => {
+      const user = t.client();
+      assert.equal((await user.post('/auth/login', { userId: 'alice' })).status, 200);
+      await redis.stop();
+      const res = await user.get('/health');
+      assert.equal(res.status, 503);
+      assert.equal(res.body.status, 'error');
+      assert.equal(res.body.error.session.status, 'down');
+      assert.match(res.body.error.session.message, /session store/);
+      const me = await user.get('/auth/me');
+      assert.equal(me.status, 503, 'requests that need the session get the 503 meanwhile');
+    });
+
+    it('reports the store up again once Redis is back, and sessions work', async () => {
+      await redis.start();
+      let status = 0;
+      for (let attempt = 0; attempt < 100 && status !== 200; attempt++) {
+        if (attempt > 0) await sleep(100);
+        status = (await t.client().get('/health')).status;
+      }
+      assert.equal(status, 200, 'the indicator is up after the restart');
+      const res = await t.client().get('/health');
+      assert.deepEqual(res.body.info, { session: { status: 'up' } });
+      const user = t.client();
+      await user.post('/auth/login', { userId: 'bob' });
+      assert.deepEqual((await user.get('/auth/me')).body, { userId: 'bob' });
+    });
+  },
+);
 
 describe('SessionHealthIndicator with faults', () => {
   const store = new FaultStore(new EmbeddedStore());
@@ -134,7 +141,9 @@ describe('SessionHealthIndicator with faults', () => {
     store.emit('disconnect');
     const down = await t.client().get('/health');
     assert.equal(down.status, 503);
-    assert.deepEqual(down.body.error, { session: { status: 'down', message: 'The session store reported a disconnect.' } });
+    assert.deepEqual(down.body.error, {
+      session: { status: 'down', message: 'The session store reported a disconnect.' },
+    });
     store.emit('connect');
     assert.equal((await t.client().get('/health')).status, 200);
   });

@@ -38,7 +38,10 @@ export async function resolve(specifier, context, next) {
 }
 `,
 );
-writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n`);
+writeFileSync(
+  join(dir, 'register.mjs'),
+  `import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n`,
+);
 
 // CommonJS: the same refusal on require() from this package's CommonJS build.
 writeFileSync(
@@ -60,8 +63,13 @@ Module._resolveFilename = function (request, parent, ...rest) {
 function importEsm(specifier: string) {
   return spawnSync(
     process.execPath,
-    ['--import', pathToFileURL(join(dir, 'register.mjs')).href, '--input-type=module', '-e',
-      `const m = await import(${JSON.stringify(specifier)}); console.log(Object.keys(m).sort().join(','));`],
+    [
+      '--import',
+      pathToFileURL(join(dir, 'register.mjs')).href,
+      '--input-type=module',
+      '-e',
+      `const m = await import(${JSON.stringify(specifier)}); console.log(Object.keys(m).sort().join(','));`,
+    ],
     { encoding: 'utf8' },
   );
 }
@@ -69,7 +77,12 @@ function importEsm(specifier: string) {
 function requireCjs(specifier: string) {
   return spawnSync(
     process.execPath,
-    ['--require', join(dir, 'refuse.cjs'), '-e', `console.log(Object.keys(require(${JSON.stringify(specifier)})).sort().join(','));`],
+    [
+      '--require',
+      join(dir, 'refuse.cjs'),
+      '-e',
+      `console.log(Object.keys(require(${JSON.stringify(specifier)})).sort().join(','));`,
+    ],
     { encoding: 'utf8' },
   );
 }
@@ -102,7 +115,11 @@ describe('Optional peers stay optional', () => {
 
   it('the socket.io entry loads in both module systems when its peers are installed', () => {
     for (const args of [
-      ['--input-type=module', '-e', `const m = await import('nest-express-session/socket.io'); console.log(typeof m.SessionIoAdapter);`],
+      [
+        '--input-type=module',
+        '-e',
+        `const m = await import('nest-express-session/socket.io'); console.log(typeof m.SessionIoAdapter);`,
+      ],
       ['-e', `console.log(typeof require('nest-express-session/socket.io').SessionIoAdapter);`],
     ]) {
       const run = spawnSync(process.execPath, args, { encoding: 'utf8' });

@@ -114,7 +114,6 @@ class PassportController {
   }
 }
 
-
 @Module({
   imports: [PassportModule.register({ session: true })],
   controllers: [PassportController],
@@ -198,6 +197,9 @@ for (const [variant, extra] of variants) {
       const logout = await client.post('/logout');
       assert.equal(logout.status, 200);
       assert.equal(await store.peek(login.body.id), null);
+      const fresh = sidOf(client.jar.get('connect.sid'));
+      assert.ok(fresh && fresh !== login.body.id, 'Passport regenerated the session: a new cookie for a new id');
+      assert.deepEqual(Object.keys((await store.peek(fresh)) ?? {}), ['cookie'], 'the new session is empty');
       assert.equal((await t.client().get('/profile', { cookie })).status, 401);
       assert.equal((await client.get('/profile')).status, 401);
     });

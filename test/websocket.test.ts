@@ -53,7 +53,11 @@ class SessionGateway {
   }
 }
 
-function start(store: EmbeddedStore | FaultStore, adapter: 'session' | 'plain' = 'session', logs?: string[]): Promise<TestApp> {
+function start(
+  store: EmbeddedStore | FaultStore,
+  adapter: 'session' | 'plain' = 'session',
+  logs?: string[],
+): Promise<TestApp> {
   return startIntegrationApp({
     imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store } })],
     controllers: [AuthController],
@@ -179,7 +183,11 @@ describe('WebSockets (socket.io gateway with SessionIoAdapter)', () => {
       const refused = await ask(socket, 'secret');
       assert.ok('exception' in refused);
       assert.equal(refused.exception.message, STORE_UNAVAILABLE_MESSAGE);
-      assert.deepEqual(await ask(socket, 'secret'), { ack: { secret: 42, userId: 'frank' } }, 'the next message passes');
+      assert.deepEqual(
+        await ask(socket, 'secret'),
+        { ack: { secret: 42, userId: 'frank' } },
+        'the next message passes',
+      );
     } finally {
       socket.close();
     }

@@ -32,10 +32,12 @@ export async function startIntegrationApp(spec: IntegrationAppSpec): Promise<Tes
 }
 
 function collectingLogger(lines: string[]): LoggerService {
-  const push = (level: string) => (message: unknown, ...rest: unknown[]) => {
-    const text = message instanceof Error ? `${message.name}: ${message.message}` : String(message);
-    lines.push(`${level} ${text} ${rest.map(String).join(' ')}`);
-  };
+  const push =
+    (level: string) =>
+    (message: unknown, ...rest: unknown[]) => {
+      const text = message instanceof Error ? `${message.name}: ${message.message}` : String(message);
+      lines.push(`${level} ${text} ${rest.map(String).join(' ')}`);
+    };
   return { log: push('log'), error: push('error'), warn: push('warn'), debug: push('debug'), verbose: push('verbose') };
 }
 
