@@ -1,18 +1,18 @@
 import { Inject, Module, RequestMethod } from '@nestjs/common';
 import type { MiddlewareConsumer, NestModule, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { APP_GUARD, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import { AuthenticatedGuard } from './authenticated.guard.js';
-import { SESSION_MODULE_OPTIONS, SESSION_RAW_OPTIONS } from './session.constants.js';
+import { SESSION_MODULE_OPTIONS, SESSION_RAW_OPTIONS, SESSION_RUNTIME } from './session.constants.js';
 import { ConfigurableModuleClass } from './session.module-definition.js';
 import { createSessionRuntime } from './session.middleware.js';
 import type { SessionRuntime } from './session.middleware.js';
 import { closeOwnedStore, resolveOptions } from './session.options.js';
 import type { ResolvedSessionModuleOptions } from './session.options.js';
 import { SessionAvailabilityGuard } from './session-availability.guard.js';
+import { SessionCommitInterceptor } from './session-commit.interceptor.js';
 import { SessionService } from './session.service.js';
+import { SessionHealthIndicator } from './session.health.js';
 import { findDependant } from './service-usage.js';
-
-const SESSION_RUNTIME = 'NEST_EXPRESS_SESSION:RUNTIME';
 
 /**
  * Configures express-session through Nest's dependency injection and mounts it.
@@ -24,10 +24,12 @@ const SESSION_RUNTIME = 'NEST_EXPRESS_SESSION:RUNTIME';
     { provide: SESSION_MODULE_OPTIONS, useFactory: resolveOptions, inject: [SESSION_RAW_OPTIONS] },
     { provide: SESSION_RUNTIME, useFactory: createSessionRuntime, inject: [SESSION_MODULE_OPTIONS] },
     { provide: APP_GUARD, useClass: SessionAvailabilityGuard },
+    { provide: APP_INTERCEPTOR, useClass: SessionCommitInterceptor },
     SessionService,
     AuthenticatedGuard,
+    SessionHealthIndicator,
   ],
-  exports: [SESSION_MODULE_OPTIONS, SessionService, AuthenticatedGuard],
+  exports: [SESSION_MODULE_OPTIONS, SessionService, AuthenticatedGuard, SessionHealthIndicator],
 })
 export class SessionModule extends ConfigurableModuleClass implements NestModule, OnModuleInit, OnApplicationShutdown {
   constructor(
@@ -55,7 +57,10 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
       adapter.use(this.runtime.middleware);
       return;
     }
-    const proxy = consumer.apply(this.runtime.middleware);
+    // The context is opened for every route, so that SessionService can tell an excluded route
+    // ("this route has no session") from a call outside any request.
+    adapter.use(this.runtime.openContext);
+    const proxy = consumer.apply(this.runtime.sessionOnly);
     const routes = forRoutes?.length ? forRoutes : [{ path: '{*path}', method: RequestMethod.ALL }];
     (exclude?.length ? proxy.exclude(...exclude) : proxy).forRoutes(...routes);
   }
