@@ -199,7 +199,8 @@ for (const [variant, extra] of variants) {
       assert.equal(await store.peek(login.body.id), null);
       const fresh = sidOf(client.jar.get('connect.sid'));
       assert.ok(fresh && fresh !== login.body.id, 'Passport regenerated the session: a new cookie for a new id');
-      assert.deepEqual(Object.keys((await store.peek(fresh)) ?? {}), ['cookie'], 'the new session is empty');
+      const keys = Object.keys((await store.peek(fresh)) ?? {}).filter((k) => k !== '__session'); // the module's timestamps
+      assert.deepEqual(keys, ['cookie'], 'the new session is empty');
       assert.equal((await t.client().get('/profile', { cookie })).status, 401);
       assert.equal((await client.get('/profile')).status, 401);
     });
