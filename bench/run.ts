@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick | --smoke] [--only=a,b] [--rounds=N] [--duration=S] [--connections=N]
- * [--no-redis] [--no-memory] [--no-soak]`.
+ * [--no-redis] [--no-memory] [--no-soak] [--profile]`.
  *
  * Every variant runs in its own server process (out/bench/server.js); each gets a warm-up, then the
  * variants are measured in turn, round after round (A B C A B C ...), so that drift of a shared machine
@@ -46,6 +46,8 @@ const MEMORY = `${HERE}memory.js`;
 const SOAK_SAMPLE_EVERY = 5;
 
 const children = new Set<ChildProcess>();
+/** With --profile, the servers write CPU profiles of the measured rounds here (see bench/profile-summary.ts). */
+let profileDir: string | undefined;
 
 function arg(name: string): string | undefined {
   const hit = process.argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
@@ -191,8 +193,9 @@ async function startServer(
   env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; url: string }> {
   const args = [SERVER, name, ...(redisUrl ? [redisUrl] : [])];
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = track(
-    spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...args], {
+    spawn(process.execPath, [...nodeArgs, ...args], {
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
       env: { ...process.env, ...env },
     }),
@@ -324,9 +327,13 @@ async function runNode(args: string[]): Promise<string> {
   return out.trim();
 }
 
-function ask<T>(child: ChildProcess, type: 'memory' | 'cpu'): Promise<T> {
+function ask<T>(
+  child: ChildProcess,
+  type: 'memory' | 'cpu' | 'profile-start' | 'profile-stop',
+  extra: object = {},
+): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${type} answer`)), 5_000);
+    const timer = setTimeout(() => reject(new Error(`no ${type} answer`)), 30_000);
     const onMessage = (message: { type?: string; usage?: T }) => {
       if (message?.type !== type || !message.usage) return;
       clearTimeout(timer);
@@ -334,7 +341,7 @@ function ask<T>(child: ChildProcess, type: 'memory' | 'cpu'): Promise<T> {
       resolve(message.usage);
     };
     child.on('message', onMessage);
-    child.send({ type });
+    child.send({ type, ...extra });
   });
 }
 
@@ -514,6 +521,10 @@ async function main(): Promise<void> {
   const started = Date.now();
   const profile = profileFromArgs();
   const only = arg('only')?.split(',').filter(Boolean);
+  if (arg('profile') !== undefined) {
+    profileDir = `${RESULTS}profiles/${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    log(`CPU profiles: ${profileDir}`);
+  }
   let selected = VARIANTS.filter((v) => !only || only.includes(v.name));
   if (arg('no-redis') !== undefined) selected = selected.filter((v) => !v.redis);
   const results = new Map<string, VariantResult>(
@@ -550,6 +561,10 @@ async function main(): Promise<void> {
     log(`${servers.length} servers up; warming up`);
     for (const server of servers) await cannon(server, profile.warmup, profile.connections);
 
+    if (profileDir) {
+      mkdirSync(profileDir, { recursive: true });
+      for (const server of servers) await ask(server.child, 'profile-start');
+    }
     for (let round = 1; round <= profile.rounds; round++) {
       for (const server of servers) {
         const before = server.info.redis && redis ? await commandStats(redis) : undefined;
@@ -581,6 +596,11 @@ async function main(): Promise<void> {
             `  cpu ${fmt(sample.cpuUs)} µs/req` +
             (sample.non2xx || sample.errors ? `  non2xx ${sample.non2xx} errors ${sample.errors}` : ''),
         );
+      }
+    }
+    if (profileDir) {
+      for (const server of servers) {
+        await ask(server.child, 'profile-stop', { file: `${profileDir}/${server.info.name}.cpuprofile` });
       }
     }
   } finally {

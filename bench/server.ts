@@ -2,9 +2,12 @@
  * One benchmark variant in its own process: `node out/bench/server.js <variant> [redis-url]`.
  * Listens on 127.0.0.1 on a free port and prints `{"port":N}` on stdout; SIGTERM closes it.
  * With an IPC channel it answers `{ type: 'memory' }` with `process.memoryUsage()` and `{ type: 'cpu' }`
- * with `process.cpuUsage()`.
+ * with `process.cpuUsage()`; `profile-start` / `profile-stop` (with `file`) record a CPU profile of what runs
+ * in between (the measured rounds only, without start-up and warm-up).
  */
 import 'reflect-metadata';
+import { writeFileSync } from 'node:fs';
+import { Session as InspectorSession } from 'node:inspector';
 import { CanActivate, Controller, Get, Injectable, Module, Session as NestSession } from '@nestjs/common';
 import type { DynamicModule, ExecutionContext, Provider, Type } from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
@@ -209,9 +212,26 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void close());
   process.on('SIGINT', () => void close());
-  process.on('message', (message: { type?: string }) => {
+  let profiler: InspectorSession | undefined;
+  process.on('message', (message: { type?: string; file?: string }) => {
     if (message?.type === 'memory') process.send?.({ type: 'memory', usage: process.memoryUsage() });
     if (message?.type === 'cpu') process.send?.({ type: 'cpu', usage: process.cpuUsage() });
+    if (message?.type === 'profile-start') {
+      profiler = new InspectorSession();
+      profiler.connect();
+      profiler.post('Profiler.enable', () =>
+        profiler!.post('Profiler.start', () => process.send?.({ type: 'profile-start', usage: {} })),
+      );
+    }
+    if (message?.type === 'profile-stop' && profiler && message.file) {
+      const file = message.file;
+      profiler.post('Profiler.stop', (err, result) => {
+        if (!err) writeFileSync(file, JSON.stringify(result.profile));
+        profiler!.disconnect();
+        profiler = undefined;
+        process.send?.({ type: 'profile-stop', usage: { file } });
+      });
+    }
   });
   // The IPC channel closes when the runner dies: never outlive it.
   process.on('disconnect', () => void close());
