@@ -9,14 +9,15 @@ import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { Session as InspectorSession } from 'node:inspector';
 import { CanActivate, Controller, Get, Injectable, Module, Session as NestSession } from '@nestjs/common';
-import type { DynamicModule, ExecutionContext, Provider, Type } from '@nestjs/common';
-import { APP_GUARD, NestFactory } from '@nestjs/core';
+import type { CallHandler, DynamicModule, ExecutionContext, NestInterceptor, Provider, Type } from '@nestjs/common';
+import { APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { RedisStore } from 'connect-redis';
 import session from 'express-session';
 import type { SessionData, Store } from 'express-session';
 import { SessionModule as NestjsSessionModule } from 'nestjs-session';
 import { createClient } from 'redis';
+import type { Observable } from 'rxjs';
 import { EmbeddedStore, Session, SessionModule, SessionService } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
 
@@ -99,6 +100,14 @@ class NoopGuard implements CanActivate {
   }
 }
 
+/** A global interceptor that only passes the handler's result on. */
+@Injectable()
+class NoopInterceptor implements NestInterceptor {
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return next.handle();
+  }
+}
+
 interface Built {
   root: Type<unknown>;
   /** Runs on the app before listen (the `main.ts` part). */
@@ -146,6 +155,11 @@ async function build(variant: string, redisUrl: string | undefined): Promise<Bui
     case 'raw-guard':
       return {
         root: rootModule([], NestSessionController, [{ provide: APP_GUARD, useClass: NoopGuard }]),
+        main: rawMain(embedded()),
+      };
+    case 'raw-interceptor':
+      return {
+        root: rootModule([], NestSessionController, [{ provide: APP_INTERCEPTOR, useClass: NoopInterceptor }]),
         main: rawMain(embedded()),
       };
     case 'module':
