@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --quick | --smoke] [--only=a,b] [--rounds=N] [--duration=S] [--connections=N]
- * [--no-redis] [--no-memory] [--no-soak] [--profile]`.
+ * [--no-redis] [--no-memory] [--no-soak] [--memory=N,M] [--soak=S] [--profile]`.
+ * With --only, the memory and soak parts run only when --memory=... or --soak=... asks for them.
  *
  * Every variant runs in its own server process (out/bench/server.js); each gets a warm-up, then the
  * variants are measured in turn, round after round (A B C A B C ...), so that drift of a shared machine
@@ -33,8 +34,8 @@ interface Profile {
 }
 
 const PROFILES: Record<string, Profile> = {
-  full: { name: 'full', rounds: 5, duration: 5, warmup: 4, connections: 10, memory: [100_000, 1_000_000], soak: 60 },
-  quick: { name: 'quick', rounds: 3, duration: 2, warmup: 1.5, connections: 10, memory: [100_000], soak: 0 },
+  full: { name: 'full', rounds: 5, duration: 4, warmup: 4, connections: 10, memory: [100_000, 1_000_000], soak: 60 },
+  quick: { name: 'quick', rounds: 3, duration: 1.5, warmup: 1, connections: 10, memory: [100_000], soak: 0 },
   smoke: { name: 'smoke', rounds: 1, duration: 1, warmup: 0.5, connections: 4, memory: [10_000], soak: 0 },
 };
 
@@ -64,6 +65,7 @@ function profileFromArgs(): Profile {
   if (arg('warmup')) p.warmup = Number(arg('warmup'));
   if (arg('connections')) p.connections = Number(arg('connections'));
   if (arg('soak')) p.soak = Number(arg('soak'));
+  if (arg('memory')) p.memory = arg('memory')!.split(',').map(Number);
   if (arg('no-memory') !== undefined) p.memory = [];
   if (arg('no-soak') !== undefined) p.soak = 0;
   return p;
@@ -191,9 +193,10 @@ async function startServer(
   name: string,
   redisUrl?: string,
   env: Record<string, string> = {},
+  extraNodeArgs: string[] = [],
 ): Promise<{ child: ChildProcess; url: string }> {
   const args = [SERVER, name, ...(redisUrl ? [redisUrl] : [])];
-  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const nodeArgs = [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...extraNodeArgs];
   const child = track(
     spawn(process.execPath, [...nodeArgs, ...args], {
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
@@ -348,29 +351,44 @@ function ask<T>(
 const memoryOf = (child: ChildProcess): Promise<NodeJS.MemoryUsage> => ask(child, 'memory');
 const cpuOf = (child: ChildProcess): Promise<NodeJS.CpuUsage> => ask(child, 'cpu');
 
+interface SoakSample {
+  t: number;
+  rssMB: number;
+  heapUsedMB: number;
+  heapAfterGcMB: number;
+}
+
 interface SoakResult {
   variant: string;
   seconds: number;
   maxSessions: number;
   rps: number;
+  requests: number;
   non2xx: number;
-  samples: { t: number; rssMB: number; heapUsedMB: number }[];
-  growthSecondHalfMB: number;
+  samples: SoakSample[];
+  rssGrowthSecondHalfMB: number;
+  heapGrowthSecondHalfMB: number;
   steady: boolean;
 }
 
+/**
+ * Full load for `seconds` on a server that makes a new session per request through SessionService
+ * (request context on, embedded store at its default cap, so it evicts): RSS and the heap that survives
+ * a full GC, sampled every few seconds. Steady when neither grows in the second half.
+ */
 async function soak(seconds: number, connections: number): Promise<SoakResult> {
-  const name = 'new-session';
-  const info = VARIANTS.find((v) => v.name === name)!;
   const maxSessions = 10_000;
-  const { child, url } = await startServer(name, undefined, { BENCH_MAX_SESSIONS: String(maxSessions) });
+  const info: VariantInfo = { name: 'soak', label: 'soak', path: '/', cookie: false, redis: false };
+  const { child, url } = await startServer('soak', undefined, { BENCH_MAX_SESSIONS: String(maxSessions) }, [
+    '--expose-gc',
+  ]);
   try {
     const server: RunningServer = { info, child, url, cookies: [] };
     await cannon(server, 3, connections);
-    const samples: SoakResult['samples'] = [];
+    const samples: SoakSample[] = [];
     const sample = async (t: number) => {
-      const m = await memoryOf(child);
-      samples.push({ t, rssMB: toMB(m.rss), heapUsedMB: toMB(m.heapUsed) });
+      const m = (await memoryOf(child)) as NodeJS.MemoryUsage & { heapAfterGc?: number };
+      samples.push({ t, rssMB: toMB(m.rss), heapUsedMB: toMB(m.heapUsed), heapAfterGcMB: toMB(m.heapAfterGc ?? NaN) });
     };
     await sample(0);
     const started = Date.now();
@@ -381,18 +399,21 @@ async function soak(seconds: number, connections: number): Promise<SoakResult> {
     }
     const result = await load;
     const half = samples.filter((s) => s.t >= seconds / 2);
-    const growth = half.length > 1 ? half[half.length - 1].rssMB - half[0].rssMB : 0;
-    const peakFirstHalf = Math.max(...samples.filter((s) => s.t > 0 && s.t < seconds / 2).map((s) => s.rssMB));
-    const peakSecondHalf = Math.max(...half.map((s) => s.rssMB));
+    const growth = (key: 'rssMB' | 'heapAfterGcMB'): number =>
+      Math.round((Math.max(...half.map((s) => s[key])) - half[0][key]) * 10) / 10;
+    const rssGrowth = growth('rssMB');
+    const heapGrowth = growth('heapAfterGcMB');
     return {
-      variant: name,
+      variant: 'soak: new session per request through SessionService',
       seconds,
       maxSessions,
       rps: Math.round(result.requests.total / result.duration),
+      requests: result.requests.total,
       non2xx: result.non2xx,
       samples,
-      growthSecondHalfMB: Math.round(growth * 10) / 10,
-      steady: peakSecondHalf <= peakFirstHalf * 1.05,
+      rssGrowthSecondHalfMB: rssGrowth,
+      heapGrowthSecondHalfMB: heapGrowth,
+      steady: rssGrowth <= Math.max(8, half[0].rssMB * 0.05) && heapGrowth <= 2,
     };
   } finally {
     await stopChild(child);
@@ -495,19 +516,17 @@ function markdown(r: Report): string {
   }
   if (r.soak) {
     const s = r.soak;
+    out.push(`### Soak: ${s.seconds} s at full load, ${s.variant}`, '');
     out.push(
-      `### Soak: ${s.seconds} s at full load, \`${s.variant}\` (embedded store capped at ${fmt(s.maxSessions)} sessions)`,
-      '',
-    );
-    out.push(
-      `${fmt(s.rps)} req/s, ${s.non2xx} non-2xx. RSS ${s.steady ? 'steady' : 'GROWING'}: ` +
-        `${fmt(s.growthSecondHalfMB, 1)} MB change over the second half.`,
+      `Embedded store capped at ${fmt(s.maxSessions)} sessions; ${fmt(s.requests)} requests (${fmt(s.rps)} req/s), ` +
+        `${s.non2xx} non-2xx. ${s.steady ? 'Steady' : 'GROWING'}: over the second half RSS rose ` +
+        `${fmt(s.rssGrowthSecondHalfMB, 1)} MB at most and the heap after a full GC ${fmt(s.heapGrowthSecondHalfMB, 1)} MB.`,
       '',
     );
     out.push(
       table(
-        ['t (s)', 'RSS MB', 'heap used MB'],
-        s.samples.map((x) => [String(x.t), fmt(x.rssMB, 1), fmt(x.heapUsedMB, 1)]),
+        ['t (s)', 'RSS MB', 'heap used MB', 'heap after GC MB'],
+        s.samples.map((x) => [String(x.t), fmt(x.rssMB, 1), fmt(x.heapUsedMB, 1), fmt(x.heapAfterGcMB, 1)]),
       ),
       '',
     );

@@ -188,6 +188,14 @@ async function build(variant: string, redisUrl: string | undefined): Promise<Bui
           ModuleController,
         ),
       };
+    case 'soak':
+      // The soak: a new session per request through SessionService (request context on, store evicting).
+      return {
+        root: rootModule(
+          [SessionModule.forRoot(moduleOptions({ session: { secret: SECRET, saveUninitialized: true } }))],
+          ServiceController,
+        ),
+      };
     case 'redis-raw':
     case 'redis-raw-read': {
       const { store, close } = await redis();
@@ -228,7 +236,12 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void close());
   let profiler: InspectorSession | undefined;
   process.on('message', (message: { type?: string; file?: string }) => {
-    if (message?.type === 'memory') process.send?.({ type: 'memory', usage: process.memoryUsage() });
+    if (message?.type === 'memory') {
+      const before = process.memoryUsage();
+      // With --expose-gc, also the heap that survives a full collection: what a leak would grow.
+      (globalThis as { gc?: () => void }).gc?.();
+      process.send?.({ type: 'memory', usage: { ...before, heapAfterGc: process.memoryUsage().heapUsed } });
+    }
     if (message?.type === 'cpu') process.send?.({ type: 'cpu', usage: process.cpuUsage() });
     if (message?.type === 'profile-start') {
       profiler = new InspectorSession();
