@@ -23,6 +23,7 @@ import { createClient } from 'redis';
 import { RATIOS, VARIANTS } from './variants.js';
 import type { VariantInfo } from './variants.js';
 
+/** Durations are whole seconds: autocannon ends a run on its one-second tick. */
 interface Profile {
   name: string;
   rounds: number;
@@ -34,9 +35,9 @@ interface Profile {
 }
 
 const PROFILES: Record<string, Profile> = {
-  full: { name: 'full', rounds: 5, duration: 4, warmup: 4, connections: 10, memory: [100_000, 1_000_000], soak: 60 },
-  quick: { name: 'quick', rounds: 3, duration: 1.5, warmup: 1, connections: 10, memory: [100_000], soak: 0 },
-  smoke: { name: 'smoke', rounds: 1, duration: 1, warmup: 0.5, connections: 4, memory: [10_000], soak: 0 },
+  full: { name: 'full', rounds: 5, duration: 4, warmup: 3, connections: 10, memory: [100_000, 1_000_000], soak: 60 },
+  quick: { name: 'quick', rounds: 3, duration: 1, warmup: 1, connections: 10, memory: [100_000], soak: 0 },
+  smoke: { name: 'smoke', rounds: 1, duration: 1, warmup: 1, connections: 4, memory: [10_000], soak: 0 },
 };
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -71,7 +72,9 @@ function profileFromArgs(): Profile {
   return p;
 }
 
-const log = (line: string): void => void process.stderr.write(`${line}\n`);
+const t0 = Date.now();
+const log = (line: string): void =>
+  void process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function freePort(): Promise<number> {
