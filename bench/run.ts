@@ -10,7 +10,7 @@
  * `INFO commandstats` deltas give the store commands per request.
  * Results go to bench/results/ (JSON and Markdown, gitignored).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -77,6 +77,22 @@ const log = (line: string): void =>
   void process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+// The server under test gets a core of its own, autocannon and Redis share the other (Linux, taskset),
+// so that the two sides of a run do not trade places on one core. --no-pin turns it off.
+const SERVER_CPU = 1;
+const CLIENT_CPU = 0;
+let pinning = false;
+
+function pinned(cpu: number, command: string, args: string[]): [string, string[]] {
+  return pinning ? ['taskset', ['-c', String(cpu), command, ...args]] : [command, args];
+}
+
+function setUpPinning(): void {
+  if (arg('no-pin') !== undefined || os.platform() !== 'linux' || os.cpus().length < 2) return;
+  const probe = spawnSync('taskset', ['-cp', String(CLIENT_CPU), String(process.pid)], { stdio: 'ignore' });
+  pinning = probe.status === 0;
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -125,9 +141,19 @@ interface RedisServer {
 async function startRedis(): Promise<RedisServer> {
   const port = await freePort();
   const child = track(
-    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    }),
+    spawn(
+      ...pinned(CLIENT_CPU, 'redis-server', [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ]),
+      { stdio: 'ignore' },
+    ),
   );
   const spawned = new Promise<void>((resolve, reject) => {
     child.once('error', reject);
@@ -200,8 +226,9 @@ async function startServer(
 ): Promise<{ child: ChildProcess; url: string }> {
   const args = [SERVER, name, ...(redisUrl ? [redisUrl] : [])];
   const nodeArgs = [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...extraNodeArgs];
+  const [command, commandArgs] = pinned(SERVER_CPU, process.execPath, [...nodeArgs, ...args]);
   const child = track(
-    spawn(process.execPath, [...nodeArgs, ...args], {
+    spawn(command, commandArgs, {
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
       env: { ...process.env, ...env },
     }),
@@ -304,6 +331,8 @@ interface VariantResult {
   p99?: number;
   p50?: number;
   cpuUs?: number;
+  /** Async resources created per request, by type (PROMISE, Timeout, TickObject, ...). */
+  asyncPerRequest?: Record<string, number>;
   commandsPerRequest?: number;
   commandBreakdown?: Record<string, number>;
 }
@@ -335,7 +364,7 @@ async function runNode(args: string[]): Promise<string> {
 
 function ask<T>(
   child: ChildProcess,
-  type: 'memory' | 'cpu' | 'profile-start' | 'profile-stop',
+  type: 'memory' | 'cpu' | 'profile-start' | 'profile-stop' | 'count-start' | 'count-stop',
   extra: object = {},
 ): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -438,6 +467,14 @@ function table(head: string[], rows: string[][]): string {
   return lines.join('\n');
 }
 
+/** Promises per request, then the other async resources a request makes (timers, AsyncResources, ...). */
+function asyncCell(counts: Record<string, number>): string {
+  const others = Object.entries(counts)
+    .filter(([type]) => type !== 'PROMISE' && type !== 'TickObject')
+    .map(([type, n]) => `${type} ${fmt(n, n % 1 ? 1 : 0)}`);
+  return `${fmt(counts.PROMISE ?? 0)}${others.length ? ` (${others.join(', ')})` : ''}`;
+}
+
 function machineLine(): string {
   const cpus = os.cpus();
   return `Node ${process.version}, ${cpus[0]?.model.trim() ?? 'unknown CPU'} × ${cpus.length}, ${os.platform()} ${os.release()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
@@ -447,6 +484,7 @@ interface Report {
   date: string;
   command: string;
   machine: string;
+  pinned: boolean;
   profile: Profile;
   variants: VariantResult[];
   ratios: RatioResult[];
@@ -461,18 +499,21 @@ function markdown(r: Report): string {
     `Command: \`${r.command}\` (profile ${r.profile.name}: ${r.profile.rounds} rounds × ${r.profile.duration} s per variant, ` +
       `${r.profile.warmup} s warm-up, ${r.profile.connections} connections)  `,
   );
-  out.push(`Machine: ${r.machine}  `);
+  out.push(
+    `Machine: ${r.machine}${r.pinned ? '; server pinned to CPU 1, autocannon and Redis to CPU 0 (taskset)' : ''}  `,
+  );
   out.push(`Date: ${r.date}, took ${Math.round(r.elapsedSeconds)} s`, '');
   out.push('### Variants (medians over rounds)', '');
   out.push(
     table(
-      ['variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'req/s per round', 'Redis cmds/req'],
+      ['variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'promises/req', 'req/s per round', 'Redis cmds/req'],
       r.variants.map((v) => [
         `${v.name}: ${v.label}`,
         v.skipped ? `skipped (${v.skipped})` : v.pending ? `pending (${v.pending})` : fmt(v.rps),
         fmt(v.p50, 1),
         fmt(v.p99, 1),
         fmt(v.cpuUs),
+        v.asyncPerRequest ? asyncCell(v.asyncPerRequest) : '',
         v.samples.map((s) => fmt(s.rps)).join(' '),
         v.commandsPerRequest === undefined
           ? ''
@@ -542,6 +583,7 @@ function markdown(r: Report): string {
 async function main(): Promise<void> {
   const started = Date.now();
   const profile = profileFromArgs();
+  setUpPinning();
   const only = arg('only')?.split(',').filter(Boolean);
   if (arg('profile') !== undefined) {
     profileDir = `${RESULTS}profiles/${new Date().toISOString().replace(/[:.]/g, '-')}`;
@@ -553,7 +595,7 @@ async function main(): Promise<void> {
     selected.map((v) => [v.name, { name: v.name, label: v.label, pending: v.pending, samples: [] }]),
   );
   log(
-    `${machineLine()}\nprofile ${profile.name}: ${profile.rounds} rounds × ${profile.duration} s, warm-up ${profile.warmup} s, ${profile.connections} connections`,
+    `${machineLine()}${pinning ? ' (server pinned to CPU 1, client and Redis to CPU 0)' : ''}\nprofile ${profile.name}: ${profile.rounds} rounds × ${profile.duration} s, warm-up ${profile.warmup} s, ${profile.connections} connections`,
   );
 
   let redis: RedisServer | undefined;
@@ -619,6 +661,17 @@ async function main(): Promise<void> {
             (sample.non2xx || sample.errors ? `  non2xx ${sample.non2xx} errors ${sample.errors}` : ''),
         );
       }
+    }
+    // Async resources per request: not timed, a short pass with a counting hook in each server.
+    for (const server of servers) {
+      await ask(server.child, 'count-start');
+      await cannon(server, 1, profile.connections);
+      const counts = await ask<{ requests: number; types: Record<string, number> }>(server.child, 'count-stop');
+      const perRequest: Record<string, number> = {};
+      for (const [type, n] of Object.entries(counts.types)) {
+        if (n / counts.requests >= 0.05) perRequest[type] = Math.round((n / counts.requests) * 100) / 100;
+      }
+      results.get(server.info.name)!.asyncPerRequest = perRequest;
     }
     if (profileDir) {
       for (const server of servers) {
@@ -696,6 +749,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     machine: machineLine(),
+    pinned: pinning,
     profile,
     variants: [...results.values()],
     ratios,

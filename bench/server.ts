@@ -3,10 +3,13 @@
  * Listens on 127.0.0.1 on a free port and prints `{"port":N}` on stdout; SIGTERM closes it.
  * With an IPC channel it answers `{ type: 'memory' }` with `process.memoryUsage()` and `{ type: 'cpu' }`
  * with `process.cpuUsage()`; `profile-start` / `profile-stop` (with `file`) record a CPU profile of what runs
- * in between (the measured rounds only, without start-up and warm-up).
+ * in between (the measured rounds only, without start-up and warm-up); `count-start` / `count-stop` count
+ * the async resources (promises, timers, ...) created per request.
  */
 import 'reflect-metadata';
+import { createHook } from 'node:async_hooks';
 import { writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { Session as InspectorSession } from 'node:inspector';
 import { CanActivate, Controller, Get, Injectable, Module, Session as NestSession } from '@nestjs/common';
 import type { CallHandler, DynamicModule, ExecutionContext, NestInterceptor, Provider, Type } from '@nestjs/common';
@@ -243,6 +246,16 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void close());
   process.on('SIGINT', () => void close());
   let profiler: InspectorSession | undefined;
+  // `count-start` / `count-stop`: async resources created per request, by type (a hook that slows the
+  // server, so only for a short pass after the measured rounds).
+  const counted = { requests: 0, types: {} as Record<string, number> };
+  const countHook = createHook({
+    init(_id, type) {
+      counted.types[type] = (counted.types[type] ?? 0) + 1;
+    },
+  });
+  const countRequest = (): void => void (counted.requests += 1);
+  const httpServer = app.getHttpServer() as Server;
   process.on('message', (message: { type?: string; file?: string }) => {
     if (message?.type === 'memory') {
       const before = process.memoryUsage();
@@ -251,6 +264,18 @@ async function main(): Promise<void> {
       process.send?.({ type: 'memory', usage: { ...before, heapAfterGc: process.memoryUsage().heapUsed } });
     }
     if (message?.type === 'cpu') process.send?.({ type: 'cpu', usage: process.cpuUsage() });
+    if (message?.type === 'count-start') {
+      counted.requests = 0;
+      counted.types = {};
+      httpServer.on('request', countRequest);
+      countHook.enable();
+      process.send?.({ type: 'count-start', usage: {} });
+    }
+    if (message?.type === 'count-stop') {
+      countHook.disable();
+      httpServer.off('request', countRequest);
+      process.send?.({ type: 'count-stop', usage: { requests: counted.requests, types: counted.types } });
+    }
     if (message?.type === 'profile-start') {
       profiler = new InspectorSession();
       profiler.connect();
