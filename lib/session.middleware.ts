@@ -16,7 +16,12 @@ export interface ContextSwitch {
 /** The store wrapper and the middleware built from the resolved options (internal). */
 export interface SessionRuntime {
   store: GuardedStore;
+  /** express-session, then the request context: the default mount, for every route. */
   middleware: RequestHandler;
+  /** express-session alone, for routes picked by forRoutes/exclude. */
+  sessionOnly: RequestHandler;
+  /** The request context alone, mounted for every route beside `sessionOnly`. */
+  openContext: RequestHandler;
   context: ContextSwitch;
 }
 
@@ -31,26 +36,33 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
     retries: options.retries,
     retriesStrategy: options.retriesStrategy,
     timeout: options.storeTimeout,
+    touchAfter: options.touchAfter,
   });
   const session = expressSession({ ...options.session, store });
   const context: ContextSwitch = { enabled: true };
 
-  const middleware = function nestExpressSession(req: Request, res: Response, next: NextFunction): void {
-    const state = initSessionState(req);
-    let continued = false;
-    session(req, res, (err?: unknown) => {
-      if (continued) {
-        if (err) logger.error(`Session could not be written after the response: ${describe(err)}`);
-        return;
-      }
-      continued = true;
-      if (err) {
-        state.failure = err;
-        logger.error(`Session could not be loaded: ${describe(err)}`);
-      }
-      if (context.enabled) sessionContext.run(req, next);
-      else next();
-    });
+  const openContext = (req: Request, _res: Response, next: NextFunction): void => {
+    if (context.enabled) sessionContext.run(req, next);
+    else next();
   };
-  return { store, middleware, context };
+  const withSession = (andThen: (req: Request, res: Response, next: NextFunction) => void): RequestHandler =>
+    function nestExpressSession(req: Request, res: Response, next: NextFunction): void {
+      const state = initSessionState(req);
+      let continued = false;
+      session(req, res, (err?: unknown) => {
+        if (continued) {
+          if (err) logger.error(`Session could not be written after the response: ${describe(err)}`);
+          return;
+        }
+        continued = true;
+        if (err) {
+          state.failure = err;
+          logger.error(`Session could not be loaded: ${describe(err)}`);
+        }
+        andThen(req, res, next);
+      });
+    };
+  const middleware = withSession(openContext);
+  const sessionOnly = withSession((_req, _res, next) => next());
+  return { store, middleware, sessionOnly, openContext, context };
 }

@@ -53,7 +53,10 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
       adapter.use(this.runtime.middleware);
       return;
     }
-    const proxy = consumer.apply(this.runtime.middleware);
+    // The context is opened for every route, so that SessionService can tell an excluded route
+    // ("this route has no session") from a call outside any request.
+    adapter.use(this.runtime.openContext);
+    const proxy = consumer.apply(this.runtime.sessionOnly);
     const routes = forRoutes?.length ? forRoutes : [{ path: '{*path}', method: RequestMethod.ALL }];
     (exclude?.length ? proxy.exclude(...exclude) : proxy).forRoutes(...routes);
   }

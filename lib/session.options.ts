@@ -69,6 +69,13 @@ export function resolveOptions(options: SessionModuleOptions): ResolvedSessionMo
     cookie: mergeCookie(user.cookie),
     store,
   };
+  const maxAge = typeof session.cookie === 'object' ? session.cookie.maxAge : undefined;
+  if (options.touchAfter && maxAge !== undefined && options.touchAfter >= maxAge) {
+    throw new Error(
+      `SessionModule: touchAfter (${options.touchAfter} ms) must be shorter than session.cookie.maxAge (${maxAge} ms), ` +
+        'or a session in use could expire between two touches.',
+    );
+  }
   checkProduction(session, options);
   return {
     ...options,

@@ -74,7 +74,9 @@ export interface SessionModuleOptions {
    */
   storeTimeout?: number;
   /**
-   * An unchanged session is touched in the store at most once per this many milliseconds.
+   * An unchanged session is touched in the store (its expiry extended) at most once per this many
+   * milliseconds by each app instance; a save counts as a touch. Must be shorter than `cookie.maxAge`.
+   * Saves one store write per read-only request within the window.
    * @default 0 (every request, as express-session does)
    */
   touchAfter?: number;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { Store } from 'express-session';
+import { LRUCache } from 'lru-cache';
 import type { SessionData } from 'express-session';
 import { StoreDisconnectedError, StoreTimeoutError } from '../session.errors.js';
 
@@ -9,7 +10,12 @@ export interface GuardedStoreOptions {
   retries: number;
   retriesStrategy: (attempt: number) => number;
   timeout: number;
+  /** Milliseconds during which a session written or touched by this process is not touched again (0: off). */
+  touchAfter: number;
 }
+
+/** Most session ids whose last touch this process remembers for `touchAfter`; past it, a touch is merely not saved. */
+const TOUCH_MEMORY = 100_000;
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 type StoreData = SessionData & Record<string, unknown>;
@@ -30,12 +36,15 @@ export class GuardedStore extends Store {
   declare generate: (req: Parameters<Store['regenerate']>[0]) => void;
   private readonly logger = new Logger('SessionStore');
   private connected = true;
+  /** Sessions written or touched within the last `touchAfter` ms by this process. */
+  private readonly fresh?: LRUCache<string, true>;
 
   constructor(
     readonly inner: Store,
     private readonly options: GuardedStoreOptions,
   ) {
     super();
+    if (options.touchAfter > 0) this.fresh = new LRUCache<string, true>({ max: TOUCH_MEMORY, ttl: options.touchAfter });
     inner.on('disconnect', () => {
       this.connected = false;
     });
@@ -72,19 +81,28 @@ export class GuardedStore extends Store {
   }
 
   override set(sid: string, session: SessionData, callback?: Callback): void {
-    this.call('set', (cb) => this.inner.set(sid, session, cb), callback);
+    this.call('set', (cb) => this.inner.set(sid, session, cb), (err) => {
+      if (!err) this.fresh?.set(sid, true);
+      callback?.(err);
+    });
   }
 
   override destroy(sid: string, callback?: Callback): void {
+    this.fresh?.delete(sid);
     this.call('destroy', (cb) => this.inner.destroy(sid, cb), callback);
   }
 
   override touch(sid: string, session: SessionData, callback?: Callback): void {
-    if (typeof this.inner.touch !== 'function') {
+    // A session written or touched less than touchAfter ago already has an expiry at most touchAfter
+    // short of what this touch would give it; touchAfter < maxAge keeps it alive until the next touch.
+    if (typeof this.inner.touch !== 'function' || this.fresh?.has(sid)) {
       callback?.();
       return;
     }
-    this.call('touch', (cb) => this.inner.touch!(sid, session, cb), callback);
+    this.call('touch', (cb) => this.inner.touch!(sid, session, cb), (err) => {
+      if (!err) this.fresh?.set(sid, true);
+      callback?.(err);
+    });
   }
 
   override regenerate(req: Parameters<Store['regenerate']>[0], callback: Callback): void {
