@@ -2,6 +2,7 @@ import { Logger, Module } from '@nestjs/common';
 import { SessionModule } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
 import { AppController } from './app.controller.js';
+import { PagesController } from './pages.controller.js';
 import { UsersService } from './users.service.js';
 
 const DEV_SECRET = 'development-only-secret-change-me-0123456789';
@@ -25,7 +26,7 @@ export function sessionOptions(): SessionModuleOptions {
 
 @Module({
   imports: [SessionModule.forRootAsync({ useFactory: sessionOptions })],
-  controllers: [AppController],
+  controllers: [AppController, PagesController],
   providers: [UsersService],
 })
 export class AppModule {}
