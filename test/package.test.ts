@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { appPackageJson, appSource, CONSUMER_TS, CONSUMER_TSCONFIG, VARIANTS } from './support/consumer-apps.js';
+import {
+  appPackageJson,
+  appSource,
+  CONSUMER_TS,
+  CONSUMER_TSCONFIG,
+  ENTRY_POINTS,
+  VARIANTS,
+} from './support/consumer-apps.js';
 import { Client, setCookieFor } from './support/http.js';
 import { CommandTimeout, run, startApp, stopAll, stopApp } from './support/processes.js';
 
@@ -155,12 +162,13 @@ describe(
         it(`loads the ${variant.build} build and runs a login round trip over HTTP`, async () => {
           const app = await startApp(cwd());
           try {
-            const resolved = app.resolved.startsWith('file:') ? fileURLToPath(app.resolved) : app.resolved;
-            assert.equal(
-              resolved,
-              join(cwd(), 'node_modules', 'nest-express-session', 'dist', variant.build, 'index.js'),
-              `nest-express-session resolves to the ${variant.build} build`,
-            );
+            for (const [entry, file] of Object.entries(ENTRY_POINTS)) {
+              const found = app.resolved[entry] ?? '';
+              const path = found.startsWith('file:') ? fileURLToPath(found) : found;
+              const expected = join(cwd(), 'node_modules', 'nest-express-session', 'dist', variant.build, file);
+              assert.equal(path, expected, `${entry} resolves to the ${variant.build} build`);
+              assert.ok((await stat(path)).isFile(), `${path} is published`);
+            }
             const client = new Client(app.url);
 
             const anonymous = await client.get('/me');

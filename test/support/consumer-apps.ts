@@ -1,5 +1,11 @@
 /** The throwaway consumer apps of the package test: their package.json, a JS app and a TS consumer. */
 
+/** The package's entry points (its `exports` besides package.json), as users import them. */
+export const ENTRY_POINTS: Record<string, string> = {
+  'nest-express-session': 'index.js',
+  'nest-express-session/socket.io': 'session-io.adapter.js',
+};
+
 export const SECRET = 'package-test-secret-0123456789-abcdefghijklmnop';
 
 /** One throwaway consumer app. */
@@ -51,22 +57,23 @@ export function appPackageJson(variant: Variant, tarball: string): string {
 
 /**
  * A tiny Nest app in plain JavaScript, decorators applied by hand. It prints one JSON line on stdout:
- * its URL and the file `nest-express-session` resolved to.
+ * its URL and the files the package's entry points resolve to.
  */
 export function appSource(variant: Variant): string {
+  const entries = JSON.stringify(Object.keys(ENTRY_POINTS));
   const head = variant.esm
     ? `import 'reflect-metadata';
 import { Body, Controller, Get, HttpCode, Module, Post, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AuthenticatedGuard, Session, SessionModule, SessionService } from 'nest-express-session';
-const resolved = import.meta.resolve('nest-express-session');
+const resolved = Object.fromEntries(${entries}.map((entry) => [entry, import.meta.resolve(entry)]));
 `
     : `'use strict';
 require('reflect-metadata');
 const { Body, Controller, Get, HttpCode, Module, Post, UseGuards } = require('@nestjs/common');
 const { NestFactory } = require('@nestjs/core');
 const { AuthenticatedGuard, Session, SessionModule, SessionService } = require('nest-express-session');
-const resolved = require.resolve('nest-express-session');
+const resolved = Object.fromEntries(${entries}.map((entry) => [entry, require.resolve(entry)]));
 `;
   // The CommonJS app also imports the ESM build (as an ESM dependency of a CJS app would): its guard and
   // decorator must work with the CJS build's module, through the tokens and context both builds share.
@@ -137,7 +144,7 @@ async function main() {
   const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address();
-  process.stdout.write(JSON.stringify({ url: 'http://127.0.0.1:' + port, resolved: String(resolved) }) + '\\n');
+  process.stdout.write(JSON.stringify({ url: 'http://127.0.0.1:' + port, resolved }) + '\\n');
   const stop = () => app.close().then(() => process.exit(0), () => process.exit(1));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

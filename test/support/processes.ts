@@ -83,7 +83,8 @@ export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 /** The app's child process, started by `startApp`. */
 export interface RunningApp {
   url: string;
-  resolved: string;
+  /** Entry point (`nest-express-session/...`) -> the file or file URL it resolved to in the app. */
+  resolved: Record<string, string>;
   child: ChildProcess;
 }
 
@@ -113,7 +114,7 @@ export function startApp(cwd: string): Promise<RunningApp> {
       child.off('exit', onExit);
       child.stdout!.removeAllListeners('data');
       child.stdout!.resume();
-      const { url, resolved } = JSON.parse(line) as { url: string; resolved: string };
+      const { url, resolved } = JSON.parse(line) as RunningApp;
       resolvePromise({ url, resolved, child });
     });
     child.once('error', (err) => fail(`could not start: ${err.message}`));
