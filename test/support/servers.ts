@@ -59,20 +59,26 @@ export function peek(store: Store, sid: string): Promise<SessionData | null> {
   return new Promise((resolve, reject) => store.get(sid, (err, sess) => (err ? reject(err) : resolve(sess ?? null))));
 }
 
-/** Sends one RESP command over a raw socket; resolves with the reply's first line, or undefined if none came. */
-export function redisCommand(port: number, ...args: string[]): Promise<string | undefined> {
+/**
+ * Sends RESP commands over a raw socket, then QUIT, and resolves with everything the server answered
+ * ('' if nothing answered): enough to check a server without a client library.
+ */
+export function redisCommands(port: number, ...commands: string[][]): Promise<string> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     let reply = '';
-    socket.setTimeout(1000, () => socket.destroy());
-    socket.on('connect', () => socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
-    socket.on('data', (chunk) => {
-      reply += chunk;
-      if (reply.includes('\r\n')) socket.end();
-    });
-    socket.on('close', () => resolve(reply ? reply.split('\r\n')[0] : undefined));
+    const encode = (args: string[]): string => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+    socket.setTimeout(2000, () => socket.destroy());
+    socket.on('connect', () => socket.write([...commands, ['QUIT']].map(encode).join('')));
+    socket.on('data', (chunk) => (reply += chunk));
+    socket.on('close', () => resolve(reply));
     socket.on('error', () => undefined);
   });
+}
+
+/** The port of a redis:// URL. */
+export function portOf(url: string): number {
+  return Number(new URL(url).port || 6379);
 }
 
 const running = new Set<ChildProcess>();
@@ -116,7 +122,7 @@ export class RedisServer {
     this.child = child;
     running.add(child);
     child.on('exit', () => running.delete(child));
-    const up = await eventually(async () => (await redisCommand(this.port, 'PING')) === '+PONG', 100, 50);
+    const up = await eventually(async () => (await redisCommands(this.port, ['PING'])).startsWith('+PONG'), 100, 50);
     if (!up) {
       await this.stop();
       throw new Error(`redis-server on port ${this.port} did not start`);

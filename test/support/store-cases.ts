@@ -39,9 +39,9 @@ export const storeCases: StoreCase[] = [
     name: 'redis (redisStore({ url }))',
     skip: skipWithout('REDIS_URL'),
     create: async () => {
-      // Closed by app.close(): the module owns the client the helper opened. Keys go away with their TTL.
+      // app.close() closes it when it is the app's store; close() again is a no-op. Keys go away with their TTL.
       const store = redisStore({ url: REDIS_URL!, prefix: `${uniqueName('test')}:` });
-      return { store, dispose: nothing };
+      return { store, dispose: () => store.close() };
     },
   },
   {
@@ -50,7 +50,13 @@ export const storeCases: StoreCase[] = [
     create: async () => {
       const tableName = uniqueName('session');
       const store = postgresStore({ connectionString: DATABASE_URL!, tableName });
-      return { store, dispose: () => dropTable(tableName) };
+      return {
+        store,
+        dispose: async () => {
+          await store.close();
+          await dropTable(tableName);
+        },
+      };
     },
   },
   {
