@@ -1,18 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { RedisSessionStore, SessionModule, STORE_UNAVAILABLE_MESSAGE, redisStore } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
+import type { CookieOptions } from 'express-session';
 import { startApp, TEST_SECRET } from './support/app.js';
 import type { TestApp } from './support/app.js';
 import { AuthController } from './support/controllers.js';
 import { sidOf } from './support/http.js';
 import type { TestResponse } from './support/http.js';
-import { eventually, portOf, REDIS_URL, RedisServer, redisCommands, skipWithout, uniqueName } from './support/servers.js';
+import { eventually, peek, portOf, REDIS_URL, RedisServer, redisCommands, skipWithout, uniqueName } from './support/servers.js';
 
-function bootOn(store: RedisSessionStore, extra: Partial<SessionModuleOptions> = {}): Promise<TestApp> {
+function bootOn(store: RedisSessionStore, extra: Partial<SessionModuleOptions> = {}, cookie: CookieOptions = {}): Promise<TestApp> {
   return startApp({
-    imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store }, storeTimeout: 2000, ...extra })],
+    imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store, cookie }, storeTimeout: 2000, ...extra })],
     controllers: [AuthController],
   });
 }
@@ -70,6 +72,29 @@ describe('Redis: many instances share sessions', { skip: skipWithout('REDIS_URL'
   });
 });
 
+describe('Redis: the same keys as connect-redis', { skip: skipWithout('REDIS_URL') }, () => {
+  it('sessions written by connect-redis are read by redisStore and the other way round (switching keeps sessions)', async () => {
+    const prefix = `${uniqueName('interop')}:`;
+    const client = createClient({ url: REDIS_URL });
+    client.on('error', () => undefined);
+    await client.connect();
+    const helper = redisStore({ url: REDIS_URL!, prefix });
+    try {
+      const direct = new RedisStore({ client, prefix });
+      const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() };
+      await new Promise<void>((resolve, reject) => direct.set('from-direct', { cookie, userId: 'a' } as never, (e) => (e ? reject(e) : resolve())));
+      assert.equal((await peek(helper, 'from-direct'))?.userId, 'a');
+      await new Promise<void>((resolve, reject) => helper.set('from-helper', { cookie, userId: 'b' } as never, (e) => (e ? reject(e) : resolve())));
+      assert.equal((await peek(direct, 'from-helper'))?.userId, 'b');
+      const length = await new Promise<number>((resolve, reject) => helper.length((e, n) => (e ? reject(e) : resolve(n!))));
+      assert.equal(length, 2, 'length (served by connect-redis) sees both');
+    } finally {
+      await helper.close();
+      client.destroy();
+    }
+  });
+});
+
 describe('Redis: ownership of the connection', { skip: skipWithout('REDIS_URL') }, () => {
   it('app.close() closes the client that redisStore({ url }) opened', async () => {
     const name = uniqueName('owned');
@@ -111,6 +136,39 @@ describe('Redis: ownership of the connection', { skip: skipWithout('REDIS_URL') 
       assertUnavailable(await t.client().post('/auth/login'), 'unconnected client');
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('Redis commands per request', { skip: skipWithout('REDIS_SERVER_BIN') }, () => {
+  it('an unchanged request sends GET and PTTL (one round trip), plus PEXPIRE without touchAfter', async (t) => {
+    const server = await RedisServer.create();
+    await server.start();
+    try {
+      const perRequest: Record<string, Record<string, number>> = {};
+      for (const touchAfter of [undefined, 60_000]) {
+        const app = await bootOn(redisStore({ url: server.url }), { touchAfter }, { maxAge: 3_600_000 });
+        try {
+          const client = app.client();
+          assert.equal((await client.post('/auth/login', { userId: 'alice' })).status, 200);
+          await redisCommands(server.port, ['CONFIG', 'RESETSTAT']);
+          const n = 10;
+          for (let i = 0; i < n; i++) assert.equal((await client.get('/auth/me')).status, 200);
+          const stats = await redisCommands(server.port, ['INFO', 'commandstats']);
+          const counts: Record<string, number> = {};
+          for (const [, name, calls] of stats.matchAll(/cmdstat_(\w+):calls=(\d+)/g)) {
+            if (!['config', 'info', 'quit', 'client'].includes(name)) counts[name] = Number(calls) / n;
+          }
+          perRequest[`touchAfter ${touchAfter ?? 'off'}`] = counts;
+        } finally {
+          await app.close();
+        }
+      }
+      t.diagnostic(`Redis commands per unchanged request: ${JSON.stringify(perRequest)}`);
+      assert.deepEqual(perRequest['touchAfter off'], { get: 1, pttl: 1, pexpire: 1 });
+      assert.deepEqual(perRequest['touchAfter 60000'], { get: 1, pttl: 1 });
+    } finally {
+      await server.dispose();
     }
   });
 });

@@ -5,6 +5,8 @@ import { DeferredStore, loadOptional } from './deferred-store.js';
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
+const DEFAULT_TTL = 86_400_000;
+
 /** The parts of a `pg@8` `Pool` the store uses. Typed here so that this package's types never need `pg`. */
 export interface PgPoolLike {
   query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
@@ -133,8 +135,25 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
     this.afterTable(callback, (store) => store.destroy(sid, callback));
   }
 
+  /**
+   * Extends the row's expiry and, in the same statement, the `cookie.expires` stored in the session
+   * (connect-pg-simple's own touch updates the column only, so a session kept alive by touches would
+   * read back as expired at its last save's expiry). Nothing else in the row changes.
+   */
   override touch(sid: string, session: SessionData, callback?: Callback): void {
-    this.afterTable(callback, (store) => store.touch!(sid, session, callback ?? (() => undefined)));
+    if (this.options.disableTouch) {
+      callback?.();
+      return;
+    }
+    const expires = (session.cookie as { expires?: Date | string | null } | undefined)?.expires;
+    const at = expires ? new Date(expires).getTime() : Date.now() + (this.options.ttl ?? DEFAULT_TTL);
+    const values: unknown[] = [Math.ceil(at / 1000), sid];
+    let text = `UPDATE ${this.table} SET expire = to_timestamp($1)`;
+    if (expires) {
+      text += `, sess = jsonb_set(sess::jsonb, '{cookie,expires}', to_jsonb($3::text))::json`;
+      values.push(new Date(expires).toISOString());
+    }
+    this.sql(text + ' WHERE sid = $2', values, () => undefined, callback);
   }
 
   override all(callback: Callback<Record<string, SessionData>>): void {

@@ -1,4 +1,4 @@
-import type { Store } from 'express-session';
+import type { SessionData, Store } from 'express-session';
 import { ownStore } from '../session.options.js';
 import { DeferredStore, loadOptional } from './deferred-store.js';
 
@@ -62,6 +62,7 @@ export type RedisStoreOptions = RedisUrlStoreOptions | RedisClientStoreOptions;
 
 /** How long `close()` lets commands in flight finish before it drops the connection. */
 const CLOSE_GRACE = 2_000;
+const DEFAULT_TTL = 86_400_000;
 const MAX_RECONNECT_DELAY = 1_000;
 
 /**
@@ -127,6 +128,52 @@ export class RedisSessionStore extends DeferredStore {
     }
   }
 
+  /**
+   * Reads the session and its key's remaining lifetime together. `touch` extends the key's expiry
+   * without rewriting the stored JSON, whose `cookie.expires` then dates from the last save; the expiry
+   * reported here is the later of the two, so a session kept alive by touches is not read as expired.
+   */
+  override get(sid: string, callback: Callback<SessionData | null>): void {
+    this.withStore(callback, (store) => {
+      const key = keyOf(store, sid);
+      settle(
+        Promise.all([this.commands.get(key), this.commands.pTTL(key)]).then(([raw, ttl]) => (raw ? withExpiry(JSON.parse(raw) as SessionData, ttl) : null)),
+        callback,
+      );
+    });
+  }
+
+  /** Saves the session as JSON under `prefix + sid`, expiring to the millisecond with its cookie. */
+  override set(sid: string, session: SessionData, callback?: Callback): void {
+    this.withStore(callback, (store) => {
+      const key = keyOf(store, sid);
+      const ttl = this.ttlOf(session);
+      const json = JSON.stringify(session);
+      const write = ttl > 0 ? this.commands.set(key, json, { expiration: { type: 'PX', value: ttl } }) : this.commands.del(key);
+      settle(write.then(() => undefined), callback);
+    });
+  }
+
+  /** Extends the key's expiry to the cookie's (one PEXPIRE); the stored session is not rewritten. */
+  override touch(sid: string, session: SessionData, callback?: Callback): void {
+    if (this.options.disableTouch) {
+      callback?.();
+      return;
+    }
+    this.withStore(callback, (store) => settle(this.commands.pExpire(keyOf(store, sid), this.ttlOf(session)).then(() => undefined), callback));
+  }
+
+  private get commands(): RedisCommands {
+    return this.client as unknown as RedisCommands;
+  }
+
+  /** Milliseconds until the session expires: its cookie's expiry, else the `ttl` option. */
+  private ttlOf(session: SessionData): number {
+    const expires = (session.cookie as { expires?: Date | string | null } | undefined)?.expires;
+    if (!expires) return this.options.ttl ?? DEFAULT_TTL;
+    return new Date(expires).getTime() - Date.now();
+  }
+
   protected override refuse(): Error | undefined {
     if (this.closed) return new Error('The Redis session store was closed');
     const client = this.client;
@@ -153,8 +200,9 @@ export class RedisSessionStore extends DeferredStore {
       firstAttempt = this.watch(client);
       if (client.isReady || client.isOpen === false) firstAttempt = undefined;
     }
-    const ttl = this.options.ttl === undefined ? undefined : Math.ceil(this.options.ttl / 1000);
-    const store = new RedisStore({ client, prefix: this.options.prefix, ttl, disableTouch: this.options.disableTouch });
+    // connect-redis serves destroy, all, length, clear and ids; get, set and touch are the store's own
+    // (same keys and JSON, so sessions written by either are read by the other).
+    const store = new RedisStore({ client, prefix: this.options.prefix, disableTouch: this.options.disableTouch });
     // The first request waits for the first connection attempt rather than failing while it is under way.
     await firstAttempt;
     return store as unknown as Store;
@@ -163,13 +211,13 @@ export class RedisSessionStore extends DeferredStore {
   /** Follows the client's state; resolves when the first connection attempt succeeded or failed. */
   private watch(client: RedisClientLike): Promise<void> {
     if (client.isReady) this.up = true;
-    return new Promise<void>((settle) => {
+    return new Promise<void>((attempted) => {
       const ready = (): void => {
-        settle();
+        attempted();
         this.change(true);
       };
       const down = (err?: unknown): void => {
-        settle();
+        attempted();
         this.change(false, err);
       };
       this.listen(client, 'ready', ready);
@@ -197,6 +245,39 @@ export class RedisSessionStore extends DeferredStore {
       this.emit('disconnect');
     }
   }
+}
+
+/** The commands the store sends itself (node-redis names); connect-redis sends the others. */
+interface RedisCommands {
+  get(key: string): Promise<string | null>;
+  pTTL(key: string): Promise<number>;
+  set(key: string, value: string, options: { expiration: { type: 'PX'; value: number } }): Promise<unknown>;
+  del(key: string): Promise<unknown>;
+  pExpire(key: string, ms: number): Promise<unknown>;
+}
+
+type Callback<T = void> = (err?: unknown, value?: T) => void;
+
+function keyOf(store: Store, sid: string): string {
+  return (store as unknown as { prefix: string }).prefix + sid;
+}
+
+/** Hands a promise's outcome to a node-style callback, exactly once. */
+function settle<T>(promise: Promise<T>, callback?: Callback<T>): void {
+  promise.then(
+    (value) => callback?.(null, value),
+    (err: unknown) => callback?.(err),
+  );
+}
+
+/** The session with `cookie.expires` moved to the key's expiry when that is later (the key was touched). */
+function withExpiry(session: SessionData, ttl: number): SessionData {
+  const cookie = session?.cookie as { expires?: string | Date | null } | undefined;
+  if (ttl > 0 && cookie?.expires) {
+    const byKey = Date.now() + ttl;
+    if (!(new Date(cookie.expires).getTime() >= byKey)) cookie.expires = new Date(byKey).toISOString();
+  }
+  return session;
 }
 
 /** The client members `close()` uses on a client the store created. */

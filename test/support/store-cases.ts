@@ -1,7 +1,9 @@
 import expressSession from 'express-session';
 import type { Store } from 'express-session';
 import connectPgSimple from 'connect-pg-simple';
+import { RedisStore } from 'connect-redis';
 import pg from 'pg';
+import { createClient } from 'redis';
 import { EmbeddedStore, postgresStore, redisStore } from 'nest-express-session';
 import { DATABASE_URL, REDIS_URL, skipWithout, uniqueName } from './servers.js';
 
@@ -18,6 +20,12 @@ export interface StoreCase {
   name: string;
   /** A reason to skip (the server is not available), or false. */
   skip: string | false;
+  /**
+   * Whether the store's `touch` also updates the `cookie.expires` it returns on the next read. When it
+   * does not (connect-redis and connect-pg-simple used directly), the module's check of expired records
+   * reads a session kept alive by touches as expired once the expiry of its last save has passed.
+   */
+  touchUpdatesExpiry: boolean;
   /** A fresh, empty store. `explicit`: always a store instance, never the module's default. */
   create(explicit?: boolean): Promise<StoreInstance>;
 }
@@ -29,6 +37,7 @@ export const storeCases: StoreCase[] = [
   {
     name: 'embedded',
     skip: false,
+    touchUpdatesExpiry: true,
     create: async (explicit) => {
       if (!explicit) return { store: undefined, dispose: nothing };
       const store = new EmbeddedStore();
@@ -38,6 +47,7 @@ export const storeCases: StoreCase[] = [
   {
     name: 'redis (redisStore({ url }))',
     skip: skipWithout('REDIS_URL'),
+    touchUpdatesExpiry: true,
     create: async () => {
       // app.close() closes it when it is the app's store; close() again is a no-op. Keys go away with their TTL.
       const store = redisStore({ url: REDIS_URL!, prefix: `${uniqueName('test')}:` });
@@ -45,8 +55,22 @@ export const storeCases: StoreCase[] = [
     },
   },
   {
+    name: 'redis (connect-redis used directly)',
+    skip: skipWithout('REDIS_URL'),
+    touchUpdatesExpiry: false,
+    create: async () => {
+      // The plain recipe: the app makes, connects and closes the client.
+      const client = createClient({ url: REDIS_URL });
+      client.on('error', () => undefined);
+      await client.connect();
+      const store = new RedisStore({ client, prefix: `${uniqueName('direct')}:` });
+      return { store, dispose: async () => client.destroy() };
+    },
+  },
+  {
     name: 'postgresql (postgresStore({ connectionString }))',
     skip: skipWithout('DATABASE_URL'),
+    touchUpdatesExpiry: true,
     create: async () => {
       const tableName = uniqueName('session');
       const store = postgresStore({ connectionString: DATABASE_URL!, tableName });
@@ -62,6 +86,7 @@ export const storeCases: StoreCase[] = [
   {
     name: 'postgresql (connect-pg-simple used directly)',
     skip: skipWithout('DATABASE_URL'),
+    touchUpdatesExpiry: false,
     create: async () => {
       // The plain recipe: the app makes the store (and so closes it); the table is created on first use.
       const schemaName = uniqueName('s');
