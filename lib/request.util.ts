@@ -5,7 +5,5 @@ import type { Request } from 'express';
 export function requestOf(context: ExecutionContext): Request {
   const type = context.getType<string>();
   if (type === 'http') return context.switchToHttp().getRequest<Request>();
-  throw new Error(
-    `nest-express-session: sessions are available in HTTP handlers only; this is a '${type}' context.`,
-  );
+  throw new Error(`nest-express-session: sessions are available in HTTP handlers only; this is a '${type}' context.`);
 }

@@ -2,10 +2,26 @@ import type { Request } from 'express';
 
 const STATE = Symbol.for('nest-express-session:request-state');
 
-/** What the module's middleware recorded about one request (internal). */
+/** The session as this request last read or wrote it: its id and each value as JSON (internal). */
+export interface SessionSnapshot {
+  sid: string;
+  values: Map<string, string>;
+  /** Whether a record with this id is known to exist in the store (loaded or written by this request). */
+  stored: boolean;
+  /** Whether this request already wrote these values. */
+  written: boolean;
+}
+
+/** What the module recorded about one request (internal). */
 export interface SessionRequestState {
   /** The store error that left the request without its session, if any. */
   failure?: unknown;
+  /** The session as loaded or last written, to find what this request changed. */
+  snapshot?: SessionSnapshot;
+  /** When the loaded session was created (the module's own timestamp in the record). */
+  createdAt?: number;
+  /** Set once the session was checked before the response (serialisable, saved if changed). */
+  committed?: boolean;
 }
 
 type StatefulRequest = Request & { [STATE]?: SessionRequestState };

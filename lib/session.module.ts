@@ -1,6 +1,6 @@
 import { Inject, Module, RequestMethod } from '@nestjs/common';
 import type { MiddlewareConsumer, NestModule, OnApplicationShutdown } from '@nestjs/common';
-import { APP_GUARD, HttpAdapterHost } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
 import { AuthenticatedGuard } from './authenticated.guard.js';
 import { SESSION_MODULE_OPTIONS, SESSION_RAW_OPTIONS } from './session.constants.js';
 import { ConfigurableModuleClass } from './session.module-definition.js';
@@ -9,6 +9,7 @@ import type { SessionRuntime } from './session.middleware.js';
 import { closeOwnedStore, resolveOptions } from './session.options.js';
 import type { ResolvedSessionModuleOptions } from './session.options.js';
 import { SessionAvailabilityGuard } from './session-availability.guard.js';
+import { SessionCommitInterceptor } from './session-commit.interceptor.js';
 import { SessionService } from './session.service.js';
 
 const SESSION_RUNTIME = 'NEST_EXPRESS_SESSION:RUNTIME';
@@ -23,6 +24,7 @@ const SESSION_RUNTIME = 'NEST_EXPRESS_SESSION:RUNTIME';
     { provide: SESSION_MODULE_OPTIONS, useFactory: resolveOptions, inject: [SESSION_RAW_OPTIONS] },
     { provide: SESSION_RUNTIME, useFactory: createSessionRuntime, inject: [SESSION_MODULE_OPTIONS] },
     { provide: APP_GUARD, useClass: SessionAvailabilityGuard },
+    { provide: APP_INTERCEPTOR, useClass: SessionCommitInterceptor },
     SessionService,
     AuthenticatedGuard,
   ],

@@ -16,7 +16,16 @@ export interface ResolvedSessionModuleOptions extends SessionModuleOptions {
   touchAfter: number;
 }
 
-const SAMPLE_SECRETS = new Set(['keyboard cat', 'secret', 'changeme', 'change-me', 'session-secret', 'my-secret', 'mysecret', 'password']);
+const SAMPLE_SECRETS = new Set([
+  'keyboard cat',
+  'secret',
+  'changeme',
+  'change-me',
+  'session-secret',
+  'my-secret',
+  'mysecret',
+  'password',
+]);
 const MIN_SECRET_LENGTH = 32;
 const logger = new Logger('SessionModule');
 /** Stores the module created itself, with how to close them; a user's store is never closed. */
@@ -49,7 +58,9 @@ export function resolveOptions(options: SessionModuleOptions): ResolvedSessionMo
   const user = options.session;
   const secrets = Array.isArray(user.secret) ? user.secret : [user.secret];
   if (secrets.length === 0 || secrets.some((s) => s == null || String(s).length === 0)) {
-    throw new Error('SessionModule: options.session.secret is required: a long random string, or an array [newest, ...older] to rotate.');
+    throw new Error(
+      'SessionModule: options.session.secret is required: a long random string, or an array [newest, ...older] to rotate.',
+    );
   }
   const retries = options.retries ?? 0;
   if (!Number.isInteger(retries) || retries < 0) {
@@ -58,7 +69,9 @@ export function resolveOptions(options: SessionModuleOptions): ResolvedSessionMo
   for (const key of ['storeTimeout', 'touchAfter', 'idleTimeout', 'absoluteTimeout'] as const) {
     const value = options[key];
     if (value !== undefined && (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value))) {
-      throw new Error(`SessionModule: options.${key} must be a number of milliseconds (0 or more), not ${String(value)}.`);
+      throw new Error(
+        `SessionModule: options.${key} must be a number of milliseconds (0 or more), not ${String(value)}.`,
+      );
     }
   }
   const store = user.store ?? createEmbeddedStore(options);
@@ -109,7 +122,9 @@ function checkProduction(session: ResolvedSessionModuleOptions['session'], optio
     }
   }
   if (session.store instanceof MemoryStore) {
-    problems.push("session.store is express-session's MemoryStore, which leaks memory; omit store (embedded store) or use Redis/PostgreSQL");
+    problems.push(
+      "session.store is express-session's MemoryStore, which leaks memory; omit store (embedded store) or use Redis/PostgreSQL",
+    );
   }
   const cookie = typeof session.cookie === 'object' ? session.cookie : undefined;
   const secure = cookie?.secure === true || cookie?.secure === 'auto';

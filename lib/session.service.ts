@@ -34,7 +34,8 @@ export class SessionService {
   /** The current session object. */
   get session(): RequestSession {
     const req = this.request();
-    if (!req.session) throw new Error('The session of this request was destroyed (logOut/destroy); there is none to use.');
+    if (!req.session)
+      throw new Error('The session of this request was destroyed (logOut/destroy); there is none to use.');
     return req.session;
   }
 
@@ -104,7 +105,11 @@ export class SessionService {
    * set, saved before this resolves. On a store failure it rejects (503) and leaves no session
    * authenticated under any id. `keep` carries keys of the anonymous session over.
    */
-  async logIn(userId: string | number, data: Partial<SessionData> = {}, options: RegenerateOptions = {}): Promise<void> {
+  async logIn(
+    userId: string | number,
+    data: Partial<SessionData> = {},
+    options: RegenerateOptions = {},
+  ): Promise<void> {
     const req = this.request();
     await this.regenerate(options);
     Object.assign(req.session!, data, { userId });
@@ -134,7 +139,9 @@ export class SessionService {
     const req = sessionContext.getStore();
     if (!req) throw new Error(OUTSIDE_REQUEST);
     if (!sessionState(req)) {
-      throw new Error(`This route (${req.method} ${req.path}) has no session: it is excluded by the SessionModule's forRoutes/exclude options.`);
+      throw new Error(
+        `This route (${req.method} ${req.path}) has no session: it is excluded by the SessionModule's forRoutes/exclude options.`,
+      );
     }
     assertSessionLoaded(req);
     return req;

@@ -1,12 +1,17 @@
 import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
+import type { Request } from 'express';
 import { Store } from 'express-session';
-import { LRUCache } from 'lru-cache';
 import type { SessionData } from 'express-session';
-import { StoreDisconnectedError, StoreTimeoutError } from '../session.errors.js';
+import { LRUCache } from 'lru-cache';
+import { StoreDisconnectedError, StoreTimeoutError, unserialisableSession } from '../session.errors.js';
+import { sessionState } from '../session-request.js';
+import type { SessionRequestState } from '../session-request.js';
+import { mergeChanges, recordProblem, sameValues, serialise, takeMeta, toRecord } from './session-record.js';
+import type { RecordLimits, RecordMeta } from './session-record.js';
 
 /** How the guarded store calls the store underneath. */
-export interface GuardedStoreOptions {
+export interface GuardedStoreOptions extends RecordLimits {
   retries: number;
   retriesStrategy: (attempt: number) => number;
   timeout: number;
@@ -18,26 +23,36 @@ export interface GuardedStoreOptions {
 const TOUCH_MEMORY = 100_000;
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
-type StoreData = SessionData & Record<string, unknown>;
+type Data = Record<string, unknown>;
+type SessionRequest = Parameters<Store['regenerate']>[0];
 
 /** A short, irreversible name for a session id, fit for logs. */
 export function hashId(sid: string): string {
   return createHash('sha256').update(sid).digest('hex').slice(0, 12);
 }
 
+/** An error's name and message, never its stack. */
+export function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
 /**
- * The store express-session talks to: it forwards every call to the user's store and adds what
- * express-session lacks: a deadline on every call, retries on reads, a `disconnect` state that fails
- * fast, an `error` listener so a store error never crashes the process, and rejection of corrupt or
- * expired records. Internal; the user's store stays in `SESSION_MODULE_OPTIONS.session.store`.
+ * The store express-session talks to. It forwards every call to the user's store and adds what
+ * express-session lacks: a deadline on every call, retries on reads, a `disconnect` state that fails fast,
+ * an `error` listener (a store error never crashes the process), rejection of corrupt or expired records
+ * (cookie expiry, idle and absolute timeouts from the module's own timestamps), writes that merge this
+ * request's changes into the latest stored copy and never bring back a destroyed session, and touch
+ * throttling. Internal; the user's store stays in `SESSION_MODULE_OPTIONS.session.store`.
  */
 export class GuardedStore extends Store {
   /** Set by express-session on the store it is given: makes a fresh session on a request. */
-  declare generate: (req: Parameters<Store['regenerate']>[0]) => void;
+  declare generate: (req: SessionRequest) => void;
   private readonly logger = new Logger('SessionStore');
   private connected = true;
   /** Sessions written or touched within the last `touchAfter` ms by this process. */
   private readonly fresh?: LRUCache<string, true>;
+  /** The write in progress per session id: writes of one session run one after another. */
+  private readonly writing = new Map<string, Promise<void>>();
 
   constructor(
     readonly inner: Store,
@@ -64,48 +79,117 @@ export class GuardedStore extends Store {
   override get(sid: string, callback: Callback<SessionData | null>): void {
     let attempt = 0;
     const read = (): void => {
-      this.call<StoreData | null>('get', (cb) => this.inner.get(sid, cb as Callback<SessionData | null>), (err, sess) => {
-        if (err) {
-          if (attempt < this.options.retries && !(err instanceof StoreTimeoutError)) {
-            attempt += 1;
-            setTimeout(read, Math.max(0, this.options.retriesStrategy(attempt)));
+      this.call<Data | null>(
+        'get',
+        (cb) => this.inner.get(sid, cb as Callback<SessionData | null>),
+        (err, record) => {
+          if (err) {
+            if (attempt < this.options.retries && !(err instanceof StoreTimeoutError)) {
+              attempt += 1;
+              setTimeout(read, Math.max(0, this.options.retriesStrategy(attempt)));
+              return;
+            }
+            callback(err);
             return;
           }
-          callback(err);
-          return;
-        }
-        callback(null, this.checkRecord(sid, sess) as SessionData | null);
-      });
+          callback(null, this.usable(sid, record) as SessionData | null);
+        },
+      );
     };
     read();
   }
 
+  /** Called by express-session with each loaded record: keeps the module's timestamps and a snapshot aside. */
+  override createSession(req: SessionRequest, record: SessionData): ReturnType<Store['createSession']> {
+    const meta = takeMeta(record as unknown as Data);
+    const state = sessionState(req as unknown as Request);
+    if (state) {
+      state.createdAt = meta?.createdAt;
+      state.snapshot = { sid: req.sessionID, values: serialise(record), stored: true, written: false };
+    }
+    return super.createSession(req, record);
+  }
+
   override set(sid: string, session: SessionData, callback?: Callback): void {
-    this.call('set', (cb) => this.inner.set(sid, session, cb), (err) => {
-      if (!err) this.fresh?.set(sid, true);
-      callback?.(err);
-    });
+    const done = callback ?? (() => undefined);
+    const state = requestState(session);
+    let values: Map<string, string>;
+    try {
+      values = serialise(session);
+    } catch (err) {
+      done(unserialisableSession(err));
+      return;
+    }
+    const snapshot = state?.snapshot?.sid === sid ? state.snapshot : undefined;
+    if (snapshot?.written && sameValues(snapshot.values, values)) {
+      // Written by this request already: express-session saving again at the end adds nothing.
+      done();
+      return;
+    }
+    const now = Date.now();
+    const meta: RecordMeta = { createdAt: (snapshot && state?.createdAt) || now, lastSeen: now };
+    const remember = (): void => {
+      if (state) {
+        state.snapshot = { sid, values, stored: true, written: true };
+        state.createdAt = meta.createdAt;
+      }
+      this.fresh?.set(sid, true);
+    };
+    if (!snapshot?.stored) {
+      this.call(
+        'set',
+        (cb) => this.inner.set(sid, toRecord(session, meta) as unknown as SessionData, cb),
+        (err) => {
+          if (!err) remember();
+          done(err);
+        },
+      );
+      return;
+    }
+    this.serialised(sid, done, (finish) =>
+      this.mergeWrite(sid, session, snapshot.values, values, meta, remember, finish),
+    );
   }
 
   override destroy(sid: string, callback?: Callback): void {
     this.fresh?.delete(sid);
-    this.call('destroy', (cb) => this.inner.destroy(sid, cb), callback);
+    this.serialised(sid, callback ?? (() => undefined), (finish) =>
+      this.call('destroy', (cb) => this.inner.destroy(sid, cb), finish),
+    );
   }
 
   override touch(sid: string, session: SessionData, callback?: Callback): void {
+    const done = callback ?? (() => undefined);
     // A session written or touched less than touchAfter ago already has an expiry at most touchAfter
     // short of what this touch would give it; touchAfter < maxAge keeps it alive until the next touch.
-    if (typeof this.inner.touch !== 'function' || this.fresh?.has(sid)) {
-      callback?.();
+    if (this.fresh?.has(sid)) {
+      done();
       return;
     }
-    this.call('touch', (cb) => this.inner.touch!(sid, session, cb), (err) => {
-      if (!err) this.fresh?.set(sid, true);
-      callback?.(err);
-    });
+    const state = requestState(session);
+    if (this.options.idleTimeout && state?.snapshot?.sid === sid && state.snapshot.stored) {
+      // The idle timeout reads the last-seen time in the record, which a plain touch does not write.
+      const values = state.snapshot.values;
+      const meta: RecordMeta = { createdAt: state.createdAt || Date.now(), lastSeen: Date.now() };
+      const remember = (): void => void this.fresh?.set(sid, true);
+      this.serialised(sid, done, (finish) => this.mergeWrite(sid, session, values, values, meta, remember, finish));
+      return;
+    }
+    if (typeof this.inner.touch !== 'function') {
+      done();
+      return;
+    }
+    this.call(
+      'touch',
+      (cb) => this.inner.touch!(sid, session, cb),
+      (err) => {
+        if (!err) this.fresh?.set(sid, true);
+        done(err);
+      },
+    );
   }
 
-  override regenerate(req: Parameters<Store['regenerate']>[0], callback: Callback): void {
+  override regenerate(req: SessionRequest, callback: Callback): void {
     // Unlike Store#regenerate, a failed destroy leaves the request on its old session: the caller
     // learns of the failure and no second live session is made while the old one survives.
     this.destroy(req.sessionID, (err) => {
@@ -142,6 +226,59 @@ export class GuardedStore extends Store {
     this.call('clear', (cb) => this.inner.clear!(cb), callback);
   }
 
+  /**
+   * Writes this request's changes into the latest stored copy. A record that is gone was destroyed
+   * (logout elsewhere) or expired since this request loaded it: it is not written back.
+   */
+  private mergeWrite(
+    sid: string,
+    session: SessionData,
+    before: Map<string, string>,
+    after: Map<string, string>,
+    meta: RecordMeta,
+    remember: () => void,
+    finish: Callback,
+  ): void {
+    this.call<Data | null>(
+      'get',
+      (cb) => this.inner.get(sid, cb as Callback<SessionData | null>),
+      (err, latest) => {
+        if (err) return finish(err);
+        if (latest == null || recordProblem(latest, {}) !== undefined) {
+          this.logger.debug?.(`Session ${hashId(sid)} was destroyed while a request used it; its changes were dropped`);
+          return finish();
+        }
+        const previous = takeMeta(latest);
+        const record = mergeChanges(latest, session, before, after);
+        const stamped = toRecord(record, { createdAt: previous?.createdAt ?? meta.createdAt, lastSeen: meta.lastSeen });
+        this.call(
+          'set',
+          (cb) => this.inner.set(sid, stamped as unknown as SessionData, cb),
+          (setErr) => {
+            if (!setErr) remember();
+            finish(setErr);
+          },
+        );
+      },
+    );
+  }
+
+  /** Runs store work for one session id after the work already queued for it. */
+  private serialised(sid: string, callback: Callback, work: (finish: Callback) => void): void {
+    const previous = this.writing.get(sid);
+    let release!: () => void;
+    const current = new Promise<void>((resolve) => (release = resolve));
+    this.writing.set(sid, current);
+    const start = (): void =>
+      work((err) => {
+        if (this.writing.get(sid) === current) this.writing.delete(sid);
+        release();
+        callback(err);
+      });
+    if (previous) void previous.then(start);
+    else start();
+  }
+
   /** Calls the store once: fails fast while disconnected, turns throws into errors, enforces the deadline. */
   private call<T>(operation: string, invoke: (cb: Callback<T>) => void, callback?: Callback<T>): void {
     if (!this.connected) {
@@ -170,11 +307,11 @@ export class GuardedStore extends Store {
     }
   }
 
-  /** A record that is not a session, or whose cookie has expired, is dropped and read as "no session". */
-  private checkRecord(sid: string, sess: StoreData | null | undefined): StoreData | null {
-    if (sess == null) return null;
-    const problem = recordProblem(sess);
-    if (problem === undefined) return sess;
+  /** A record that is not a session, or has expired, is removed and read as "no session". */
+  private usable(sid: string, record: Data | null | undefined): Data | null {
+    if (record == null) return null;
+    const problem = recordProblem(record, this.options);
+    if (problem === undefined) return record;
     if (problem !== 'expired') {
       this.logger.warn(`Session ${hashId(sid)} had a corrupt record (${problem}); it was replaced by a new session`);
     }
@@ -185,18 +322,8 @@ export class GuardedStore extends Store {
   }
 }
 
-function recordProblem(sess: unknown): string | undefined {
-  if (typeof sess !== 'object' || Array.isArray(sess)) return 'not an object';
-  const cookie = (sess as { cookie?: unknown }).cookie;
-  if (typeof cookie !== 'object' || cookie === null || Array.isArray(cookie)) return 'no cookie';
-  const expires = (cookie as { expires?: unknown }).expires;
-  if (expires == null) return undefined;
-  const at = expires instanceof Date ? expires.getTime() : typeof expires === 'string' ? Date.parse(expires) : NaN;
-  if (Number.isNaN(at)) return 'bad cookie.expires';
-  return at <= Date.now() ? 'expired' : undefined;
-}
-
-/** An error's name and message, never its stack. */
-export function describe(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+/** The module's state of the request a session object belongs to (express-session keeps `req` on it). */
+function requestState(session: SessionData): SessionRequestState | undefined {
+  const req = (session as { req?: Request }).req;
+  return req ? sessionState(req) : undefined;
 }

@@ -1,0 +1,96 @@
+import type { SessionSnapshot } from '../session-request.js';
+
+/** The key under which the module keeps its own timestamps in a stored record (never seen by the app). */
+export const META_KEY = '__session';
+
+/** The module's timestamps in a stored record, in epoch milliseconds. */
+export interface RecordMeta {
+  createdAt: number;
+  lastSeen: number;
+}
+
+/** Server-side lifetimes checked on every load. */
+export interface RecordLimits {
+  idleTimeout?: number;
+  absoluteTimeout?: number;
+}
+
+type Values = Map<string, string>;
+type Data = Record<string, unknown>;
+
+/** Each value of the session (but its cookie) as JSON; throws on what JSON cannot hold (circular, BigInt). */
+export function serialise(session: object): Values {
+  const values: Values = new Map();
+  for (const key of Object.keys(session)) {
+    if (key === 'cookie') continue;
+    const json = JSON.stringify((session as Data)[key]);
+    if (json !== undefined) values.set(key, json);
+  }
+  return values;
+}
+
+/** Whether two serialised sessions hold the same values. */
+export function sameValues(a: Values, b: Values): boolean {
+  if (a.size !== b.size) return false;
+  for (const [key, json] of a) if (b.get(key) !== json) return false;
+  return true;
+}
+
+/** Whether the session must be written: a new id with something to keep, or values changed since the snapshot. */
+export function isDirty(snapshot: SessionSnapshot | undefined, sid: string, values: Values): boolean {
+  if (!snapshot || snapshot.sid !== sid) return true;
+  if (!snapshot.stored) return values.size > 0;
+  return !sameValues(snapshot.values, values);
+}
+
+/** Removes the module's timestamps from a loaded record and returns them. */
+export function takeMeta(record: Data): RecordMeta | undefined {
+  const meta = record[META_KEY] as Partial<RecordMeta> | undefined;
+  if (meta === undefined) return undefined;
+  delete record[META_KEY];
+  if (typeof meta !== 'object' || meta === null) return undefined;
+  const { createdAt, lastSeen } = meta;
+  return typeof createdAt === 'number' && typeof lastSeen === 'number' ? { createdAt, lastSeen } : undefined;
+}
+
+/** Why a loaded record cannot be used, or undefined when it can. */
+export function recordProblem(record: unknown, limits: RecordLimits, now = Date.now()): string | undefined {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) return 'not an object';
+  const cookie = (record as { cookie?: unknown }).cookie;
+  if (typeof cookie !== 'object' || cookie === null || Array.isArray(cookie)) return 'no cookie';
+  const expires = (cookie as { expires?: unknown }).expires;
+  if (expires != null) {
+    const at = expires instanceof Date ? expires.getTime() : typeof expires === 'string' ? Date.parse(expires) : NaN;
+    if (Number.isNaN(at)) return 'bad cookie.expires';
+    if (at <= now) return 'expired';
+  }
+  const meta = (record as Data)[META_KEY] as Partial<RecordMeta> | undefined;
+  if (meta && typeof meta === 'object') {
+    if (limits.idleTimeout && typeof meta.lastSeen === 'number' && now - meta.lastSeen > limits.idleTimeout) {
+      return 'expired';
+    }
+    if (limits.absoluteTimeout && typeof meta.createdAt === 'number' && now - meta.createdAt > limits.absoluteTimeout) {
+      return 'expired';
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The record to write when this request changed a session that other requests may have changed too:
+ * the latest stored copy, with only the keys this request set or removed since `before` applied.
+ */
+export function mergeChanges(latest: Data, session: object, before: Values, after: Values): Data {
+  const merged: Data = { ...latest };
+  for (const [key, json] of after) {
+    if (before.get(key) !== json) merged[key] = (session as Data)[key];
+  }
+  for (const key of before.keys()) if (!after.has(key)) delete merged[key];
+  merged.cookie = (session as Data).cookie;
+  return merged;
+}
+
+/** A plain copy of the session for the store, with the module's timestamps. */
+export function toRecord(session: object, meta: RecordMeta): Data {
+  return { ...(session as Data), [META_KEY]: meta };
+}
