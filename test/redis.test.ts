@@ -182,6 +182,7 @@ describe('Redis outages', { skip: skipWithout('REDIS_SERVER_BIN') }, () => {
       const anonymous = await client.get('/auth/state');
       assert.equal(anonymous.status, 200, 'a request without a session cookie needs no store call, so it is served');
       assertUnavailable(await client.post('/auth/login', { userId: 'alice' }), 'login while down');
+      assertUnavailable(await client.post('/auth/set', { role: 'x' }), 'a new session that cannot be saved');
 
       await server.start();
       assert.equal(
