@@ -22,7 +22,9 @@ export function sessionStore(): Store | undefined {
     logger.log(`Sessions are kept in PostgreSQL at ${hostOf(DATABASE_URL)} (table "session", created on first use)`);
     return postgresStore({ connectionString: DATABASE_URL });
   }
-  logger.log('Sessions are kept in memory (embedded store); set REDIS_URL or DATABASE_URL to share them between instances');
+  logger.log(
+    'Sessions are kept in memory (embedded store); set REDIS_URL or DATABASE_URL to share them between instances',
+  );
   return undefined;
 }
 

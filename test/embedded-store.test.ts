@@ -10,7 +10,10 @@ import { sidOf } from './support/http.js';
 import { peek, sleep } from './support/servers.js';
 
 function record(ttlMs: number | null, data: Record<string, unknown> = {}): SessionData {
-  const cookie = ttlMs === null ? { originalMaxAge: null, expires: null } : { originalMaxAge: ttlMs, expires: new Date(Date.now() + ttlMs) };
+  const cookie =
+    ttlMs === null
+      ? { originalMaxAge: null, expires: null }
+      : { originalMaxAge: ttlMs, expires: new Date(Date.now() + ttlMs) };
   return { cookie, ...data } as unknown as SessionData;
 }
 
@@ -19,7 +22,12 @@ function count(store: EmbeddedStore): Promise<number> {
 }
 
 /** Runs a compiled fixture in its own Node process; resolves with its exit code and output, or a timeout. */
-function runFixture(name: string, args: string[], nodeFlags: string[] = [], limitMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+function runFixture(
+  name: string,
+  args: string[],
+  nodeFlags: string[] = [],
+  limitMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
   const file = fileURLToPath(new URL(`./fixtures/${name}.js`, import.meta.url));
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...nodeFlags, file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -123,7 +131,8 @@ describe('the embedded store', () => {
     });
     try {
       const clients = [t.client(), t.client(), t.client()];
-      for (const [i, client] of clients.entries()) assert.equal((await client.post('/auth/login', { userId: `user${i}` })).status, 200);
+      for (const [i, client] of clients.entries())
+        assert.equal((await client.post('/auth/login', { userId: `user${i}` })).status, 200);
       const store = t.app.get(SESSION_MODULE_OPTIONS).session.store as EmbeddedStore;
       assert.ok(store instanceof EmbeddedStore);
       assert.equal(await count(store), 2);
@@ -144,7 +153,9 @@ describe('the embedded store', () => {
     const m = JSON.parse(run.stdout) as Record<string, number | boolean>;
     const capCost = (m.atCap as number) - (m.base as number);
     const growth = (m.afterAll as number) - (m.atCap as number);
-    t.diagnostic(`heap after gc: ${cap} sessions cost ${(capCost / 1024).toFixed(0)} KiB; ${total - cap} more writes changed it by ${(growth / 1024).toFixed(0)} KiB`);
+    t.diagnostic(
+      `heap after gc: ${cap} sessions cost ${(capCost / 1024).toFixed(0)} KiB; ${total - cap} more writes changed it by ${(growth / 1024).toFixed(0)} KiB`,
+    );
     assert.equal(m.lengthAtCap, cap);
     assert.equal(m.lengthAfterAll, cap, `after ${total} writes the store holds ${cap} sessions`);
     assert.equal(m.newestKept, true, 'the newest session is kept');

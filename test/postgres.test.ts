@@ -35,7 +35,8 @@ function call<T>(run: (cb: (err?: unknown, value?: T) => void) => void): Promise
 describe('PostgreSQL store', { skip: skipWithout('DATABASE_URL') }, () => {
   it('creates its table on first use, not before, and keeps each session as a row', async () => {
     const tableName = uniqueName('session');
-    const exists = () => withPool(async (pool) => (await pool.query('SELECT to_regclass($1) AS t', [tableName])).rows[0].t !== null);
+    const exists = () =>
+      withPool(async (pool) => (await pool.query('SELECT to_regclass($1) AS t', [tableName])).rows[0].t !== null);
     const t = await bootOn(postgresStore({ connectionString: DATABASE_URL!, tableName }));
     try {
       assert.equal(await exists(), false, 'booting the app made no table');
@@ -43,7 +44,9 @@ describe('PostgreSQL store', { skip: skipWithout('DATABASE_URL') }, () => {
       assert.equal((await client.post('/auth/login', { userId: 'alice' })).status, 200);
       assert.equal(await exists(), true, 'the first session write created the table');
       const sid = sidOf(client.jar.get('connect.sid'))!;
-      const row = await withPool(async (pool) => (await pool.query(`SELECT sess, expire FROM "${tableName}" WHERE sid = $1`, [sid])).rows[0]);
+      const row = await withPool(
+        async (pool) => (await pool.query(`SELECT sess, expire FROM "${tableName}" WHERE sid = $1`, [sid])).rows[0],
+      );
       assert.equal(row.sess.userId, 'alice');
       assert.ok(row.expire instanceof Date, 'the row has an expiry');
       assert.deepEqual((await client.get('/auth/me')).body, { userId: 'alice' });
@@ -79,15 +82,25 @@ describe('PostgreSQL store', { skip: skipWithout('DATABASE_URL') }, () => {
     const name = uniqueName('owned');
     const tableName = uniqueName('session');
     const connections = () =>
-      withPool(async (pool) => (await pool.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [name])).rows[0].n as number);
-    const owned = await bootOn(postgresStore({ connectionString: databaseUrl({ params: { application_name: name } }), tableName }));
+      withPool(
+        async (pool) =>
+          (await pool.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [name]))
+            .rows[0].n as number,
+      );
+    const owned = await bootOn(
+      postgresStore({ connectionString: databaseUrl({ params: { application_name: name } }), tableName }),
+    );
     let closed = false;
     try {
       assert.equal((await owned.client().post('/auth/login')).status, 200);
       assert.ok((await connections()) > 0, 'the store opened connections');
       await owned.close();
       closed = true;
-      assert.equal(await eventually(async () => (await connections()) === 0, 50, 100), true, 'app.close() ended the pool');
+      assert.equal(
+        await eventually(async () => (await connections()) === 0, 50, 100),
+        true,
+        'app.close() ended the pool',
+      );
     } finally {
       if (!closed) await owned.close();
     }

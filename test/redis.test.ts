@@ -10,9 +10,22 @@ import type { TestApp } from './support/app.js';
 import { AuthController } from './support/controllers.js';
 import { sidOf } from './support/http.js';
 import type { TestResponse } from './support/http.js';
-import { eventually, peek, portOf, REDIS_URL, RedisServer, redisCommands, skipWithout, uniqueName } from './support/servers.js';
+import {
+  eventually,
+  peek,
+  portOf,
+  REDIS_URL,
+  RedisServer,
+  redisCommands,
+  skipWithout,
+  uniqueName,
+} from './support/servers.js';
 
-function bootOn(store: RedisSessionStore, extra: Partial<SessionModuleOptions> = {}, cookie: CookieOptions = {}): Promise<TestApp> {
+function bootOn(
+  store: RedisSessionStore,
+  extra: Partial<SessionModuleOptions> = {},
+  cookie: CookieOptions = {},
+): Promise<TestApp> {
   return startApp({
     imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store, cookie }, storeTimeout: 2000, ...extra })],
     controllers: [AuthController],
@@ -82,11 +95,17 @@ describe('Redis: the same keys as connect-redis', { skip: skipWithout('REDIS_URL
     try {
       const direct = new RedisStore({ client, prefix });
       const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() };
-      await new Promise<void>((resolve, reject) => direct.set('from-direct', { cookie, userId: 'a' } as never, (e) => (e ? reject(e) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        direct.set('from-direct', { cookie, userId: 'a' } as never, (e) => (e ? reject(e) : resolve())),
+      );
       assert.equal((await peek(helper, 'from-direct'))?.userId, 'a');
-      await new Promise<void>((resolve, reject) => helper.set('from-helper', { cookie, userId: 'b' } as never, (e) => (e ? reject(e) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        helper.set('from-helper', { cookie, userId: 'b' } as never, (e) => (e ? reject(e) : resolve())),
+      );
       assert.equal((await peek(direct, 'from-helper'))?.userId, 'b');
-      const length = await new Promise<number>((resolve, reject) => helper.length((e, n) => (e ? reject(e) : resolve(n!))));
+      const length = await new Promise<number>((resolve, reject) =>
+        helper.length((e, n) => (e ? reject(e) : resolve(n!))),
+      );
       assert.equal(length, 2, 'length (served by connect-redis) sees both');
     } finally {
       await helper.close();
@@ -100,7 +119,8 @@ describe('Redis: ownership of the connection', { skip: skipWithout('REDIS_URL') 
     const name = uniqueName('owned');
     const store = redisStore({ url: REDIS_URL!, prefix: `${name}:`, clientOptions: { name } });
     const t = await bootOn(store);
-    const connected = async (): Promise<boolean> => (await redisCommands(portOf(REDIS_URL!), ['CLIENT', 'LIST'])).includes(`name=${name} `);
+    const connected = async (): Promise<boolean> =>
+      (await redisCommands(portOf(REDIS_URL!), ['CLIENT', 'LIST'])).includes(`name=${name} `);
     let closed = false;
     try {
       assert.equal((await t.client().post('/auth/login')).status, 200);
@@ -211,12 +231,20 @@ describe('Redis outages', { skip: skipWithout('REDIS_SERVER_BIN') }, () => {
       assert.deepEqual((await client.get('/auth/me')).body, { userId: 'alice' });
 
       await server.stop();
-      assert.equal(await eventually(async () => (await client.get('/auth/me')).status === 503), true, 'a 503 once Redis is down');
+      assert.equal(
+        await eventually(async () => (await client.get('/auth/me')).status === 503),
+        true,
+        'a 503 once Redis is down',
+      );
       for (let i = 0; i < 5; i++) assertUnavailable(await client.get('/auth/me'), `request ${i} while down`);
       assertUnavailable(await client.post('/auth/set', { role: 'x' }), 'a write while down');
 
       await server.start();
-      assert.equal(await eventually(async () => (await client.get('/auth/me')).status === 200), true, 'requests succeed once Redis is back');
+      assert.equal(
+        await eventually(async () => (await client.get('/auth/me')).status === 200),
+        true,
+        'requests succeed once Redis is back',
+      );
       assert.deepEqual((await client.get('/auth/me')).body, { userId: 'alice' }, 'the session survived the restart');
       assert.equal((await client.post('/auth/set', { role: 'editor' })).status, 200);
       assert.equal((await client.get('/auth/state')).body.data.role, 'editor');

@@ -89,7 +89,10 @@ for (const storeCase of storeCases) {
       const cookie = client.cookieHeader();
       const res = await client.post('/auth/logout');
       assert.equal(res.status, 200);
-      assert.ok(res.setCookies.some((c) => c.startsWith(`${COOKIE}=;`) || /Expires=Thu, 01 Jan 1970/.test(c)), 'the cookie is expired');
+      assert.ok(
+        res.setCookies.some((c) => c.startsWith(`${COOKIE}=;`) || /Expires=Thu, 01 Jan 1970/.test(c)),
+        'the cookie is expired',
+      );
       assert.equal(await peek(store, sid), null, 'the store no longer holds the session');
       const replay = await t.client().get('/auth/me', { cookie });
       assert.equal(replay.status, 401, 'the old cookie no longer authenticates');
@@ -111,7 +114,11 @@ for (const storeCase of storeCases) {
       assert.equal(record?.role, 'editor');
       assert.equal(record?.views, undefined, 'keys not kept are dropped');
       assert.equal((await client.get('/auth/me')).status, 200);
-      assert.equal((await t.client().get('/auth/me', { cookie: oldCookie })).status, 401, 'the old cookie is anonymous');
+      assert.equal(
+        (await t.client().get('/auth/me', { cookie: oldCookie })).status,
+        401,
+        'the old cookie is anonymous',
+      );
     });
 
     it('expiry: a session past its cookie maxAge is anonymous and not returned by the store', async () => {

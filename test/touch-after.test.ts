@@ -47,7 +47,11 @@ for (const storeCase of storeCases) {
         const within = await unchangedRequests(on, REQUESTS);
         t.diagnostic(`store calls per unchanged request, touchAfter off: ${JSON.stringify(without)}`);
         t.diagnostic(`store calls per unchanged request, touchAfter 60000: ${JSON.stringify(within)}`);
-        assert.deepEqual(without, { get: 1, set: 0, touch: 1, destroy: 0, writes: 1 }, 'express-session touches on every read');
+        assert.deepEqual(
+          without,
+          { get: 1, set: 0, touch: 1, destroy: 0, writes: 1 },
+          'express-session touches on every read',
+        );
         assert.deepEqual(within, { get: 1, set: 0, touch: 0, destroy: 0, writes: 0 }, 'no write within the window');
       } finally {
         await off.t.close();
@@ -74,24 +78,31 @@ for (const storeCase of storeCases) {
     const todo = storeCase.touchUpdatesExpiry
       ? false
       : "the store's touch extends its own expiry but not the stored cookie.expires, which the module's expired-record check reads (with or without touchAfter)";
-    it('a session in use is never expired early: used every 250 ms for longer than its maxAge, it stays alive', { todo }, async () => {
-      const instance = await storeCase.create(true);
-      const maxAge = 2_500;
-      const s = await setUp(instance.store!, 1_000, maxAge);
-      try {
-        const until = Date.now() + maxAge + 1_500;
-        let requests = 0;
-        while (Date.now() < until && requests < 40) {
-          const res = await s.client.get('/auth/me');
-          assert.equal(res.status, 200, `request ${requests} after ${maxAge} ms of use is still logged in`);
-          requests += 1;
-          await sleep(250);
+    it(
+      'a session in use is never expired early: used every 250 ms for longer than its maxAge, it stays alive',
+      { todo },
+      async () => {
+        const instance = await storeCase.create(true);
+        const maxAge = 2_500;
+        const s = await setUp(instance.store!, 1_000, maxAge);
+        try {
+          const until = Date.now() + maxAge + 1_500;
+          let requests = 0;
+          while (Date.now() < until && requests < 40) {
+            const res = await s.client.get('/auth/me');
+            assert.equal(res.status, 200, `request ${requests} after ${maxAge} ms of use is still logged in`);
+            requests += 1;
+            await sleep(250);
+          }
+          assert.ok(
+            s.store.calls.touch < requests,
+            `fewer touches (${s.store.calls.touch}) than requests (${requests})`,
+          );
+        } finally {
+          await s.t.close();
+          await instance.dispose();
         }
-        assert.ok(s.store.calls.touch < requests, `fewer touches (${s.store.calls.touch}) than requests (${requests})`);
-      } finally {
-        await s.t.close();
-        await instance.dispose();
-      }
-    });
+      },
+    );
   });
 }

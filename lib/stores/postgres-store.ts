@@ -89,10 +89,14 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
     super('PostgresSessionStore');
     const { connectionString, pool } = options as { connectionString?: unknown; pool?: unknown };
     if ((connectionString === undefined) === (pool === undefined)) {
-      throw new TypeError('postgresStore(): give either { connectionString } (the store opens and ends the pool) or { pool } (yours), not both or neither.');
+      throw new TypeError(
+        'postgresStore(): give either { connectionString } (the store opens and ends the pool) or { pool } (yours), not both or neither.',
+      );
     }
     if (connectionString !== undefined && typeof connectionString !== 'string') {
-      throw new TypeError('postgresStore(): connectionString must be a string such as postgres://user@127.0.0.1:5432/app');
+      throw new TypeError(
+        'postgresStore(): connectionString must be a string such as postgres://user@127.0.0.1:5432/app',
+      );
     }
     for (const key of ['ttl', 'pruneInterval'] as const) {
       const value = options[key];
@@ -157,15 +161,25 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
   }
 
   override all(callback: Callback<Record<string, SessionData>>): void {
-    this.sql('SELECT sid, sess FROM ' + this.table + ' WHERE expire >= to_timestamp($1)', [nowSeconds()], (rows) => {
-      const sessions: Record<string, SessionData> = {};
-      for (const row of rows) sessions[row.sid as string] = parseSess(row.sess);
-      return sessions;
-    }, callback);
+    this.sql(
+      'SELECT sid, sess FROM ' + this.table + ' WHERE expire >= to_timestamp($1)',
+      [nowSeconds()],
+      (rows) => {
+        const sessions: Record<string, SessionData> = {};
+        for (const row of rows) sessions[row.sid as string] = parseSess(row.sess);
+        return sessions;
+      },
+      callback,
+    );
   }
 
   override length(callback: Callback<number>): void {
-    this.sql('SELECT count(*)::int AS n FROM ' + this.table + ' WHERE expire >= to_timestamp($1)', [nowSeconds()], (rows) => rows[0].n as number, callback);
+    this.sql(
+      'SELECT count(*)::int AS n FROM ' + this.table + ' WHERE expire >= to_timestamp($1)',
+      [nowSeconds()],
+      (rows) => rows[0].n as number,
+      callback,
+    );
   }
 
   override clear(callback?: Callback): void {
@@ -178,18 +192,27 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
 
   private async build(): Promise<PgSimpleStore> {
     const packages = ['pg@8', 'connect-pg-simple@10'];
-    const { default: connectPgSimple } = await loadOptional(() => import('connect-pg-simple'), 'postgresStore()', packages);
+    const { default: connectPgSimple } = await loadOptional(
+      () => import('connect-pg-simple'),
+      'postgresStore()',
+      packages,
+    );
     let pool = this.options.pool;
     if (!pool) {
       const { default: pg } = await loadOptional(() => import('pg'), 'postgresStore()', packages);
       const extra = (this.options as PostgresUrlStoreOptions).poolOptions ?? {};
-      const created = new pg.Pool({ connectionTimeoutMillis: 5_000, ...extra, connectionString: this.options.connectionString });
+      const created = new pg.Pool({
+        connectionTimeoutMillis: 5_000,
+        ...extra,
+        connectionString: this.options.connectionString,
+      });
       // An idle connection that breaks (server restart) is reported here; without a listener it would crash the process.
       created.on('error', (err: Error) => this.logger.warn(`PostgreSQL connection error: ${err.message}`));
       pool = this.db = created as unknown as PgPoolLike;
     }
     const PGStore = connectPgSimple(expressSession);
-    const seconds = (ms: number | false | undefined): number | false | undefined => (typeof ms === 'number' ? Math.ceil(ms / 1000) : ms);
+    const seconds = (ms: number | false | undefined): number | false | undefined =>
+      typeof ms === 'number' ? Math.ceil(ms / 1000) : ms;
     return new PGStore({
       pool: pool as never,
       tableName: this.options.tableName,
@@ -199,7 +222,8 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
       ttl: seconds(this.options.ttl) as number | undefined,
       pruneSessionInterval: seconds(this.options.pruneInterval),
       disableTouch: this.options.disableTouch,
-      errorLog: (...args: unknown[]) => this.logger.warn(args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ')),
+      errorLog: (...args: unknown[]) =>
+        this.logger.warn(args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ')),
     }) as unknown as PgSimpleStore;
   }
 
@@ -208,7 +232,10 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
     this.withStore(callback, (store) => {
       const table = this.ensureTable();
       if (!table) return use(store);
-      table.then(() => this.withStore(callback, use), (err: unknown) => callback?.(err));
+      table.then(
+        () => this.withStore(callback, use),
+        (err: unknown) => callback?.(err),
+      );
     });
   }
 

@@ -81,9 +81,12 @@ export class RedisSessionStore extends DeferredStore {
     super('RedisSessionStore');
     const { url, client } = options as { url?: unknown; client?: unknown };
     if ((url === undefined) === (client === undefined)) {
-      throw new TypeError('redisStore(): give either { url } (the store opens and closes the connection) or { client } (yours), not both or neither.');
+      throw new TypeError(
+        'redisStore(): give either { url } (the store opens and closes the connection) or { client } (yours), not both or neither.',
+      );
     }
-    if (url !== undefined && typeof url !== 'string') throw new TypeError('redisStore(): url must be a string such as redis://127.0.0.1:6379');
+    if (url !== undefined && typeof url !== 'string')
+      throw new TypeError('redisStore(): url must be a string such as redis://127.0.0.1:6379');
     if (options.ttl !== undefined && !(typeof options.ttl === 'number' && options.ttl > 0)) {
       throw new TypeError(`redisStore(): ttl must be a number of milliseconds above 0, not ${String(options.ttl)}`);
     }
@@ -137,7 +140,9 @@ export class RedisSessionStore extends DeferredStore {
     this.withStore(callback, (store) => {
       const key = keyOf(store, sid);
       settle(
-        Promise.all([this.commands.get(key), this.commands.pTTL(key)]).then(([raw, ttl]) => (raw ? withExpiry(JSON.parse(raw) as SessionData, ttl) : null)),
+        Promise.all([this.commands.get(key), this.commands.pTTL(key)]).then(([raw, ttl]) =>
+          raw ? withExpiry(JSON.parse(raw) as SessionData, ttl) : null,
+        ),
         callback,
       );
     });
@@ -149,8 +154,12 @@ export class RedisSessionStore extends DeferredStore {
       const key = keyOf(store, sid);
       const ttl = this.ttlOf(session);
       const json = JSON.stringify(session);
-      const write = ttl > 0 ? this.commands.set(key, json, { expiration: { type: 'PX', value: ttl } }) : this.commands.del(key);
-      settle(write.then(() => undefined), callback);
+      const write =
+        ttl > 0 ? this.commands.set(key, json, { expiration: { type: 'PX', value: ttl } }) : this.commands.del(key);
+      settle(
+        write.then(() => undefined),
+        callback,
+      );
     });
   }
 
@@ -160,7 +169,12 @@ export class RedisSessionStore extends DeferredStore {
       callback?.();
       return;
     }
-    this.withStore(callback, (store) => settle(this.commands.pExpire(keyOf(store, sid), this.ttlOf(session)).then(() => undefined), callback));
+    this.withStore(callback, (store) =>
+      settle(
+        this.commands.pExpire(keyOf(store, sid), this.ttlOf(session)).then(() => undefined),
+        callback,
+      ),
+    );
   }
 
   private get commands(): RedisCommands {
@@ -185,11 +199,17 @@ export class RedisSessionStore extends DeferredStore {
   }
 
   private async build(): Promise<Store> {
-    const { RedisStore } = await loadOptional(() => import('connect-redis'), 'redisStore()', ['redis@5', 'connect-redis@9']);
+    const { RedisStore } = await loadOptional(() => import('connect-redis'), 'redisStore()', [
+      'redis@5',
+      'connect-redis@9',
+    ]);
     let client = this.options.client;
     let firstAttempt: Promise<void> | undefined;
     if (!client) {
-      const { createClient } = await loadOptional(() => import('redis'), 'redisStore()', ['redis@5', 'connect-redis@9']);
+      const { createClient } = await loadOptional(() => import('redis'), 'redisStore()', [
+        'redis@5',
+        'connect-redis@9',
+      ]);
       const extra = (this.options as RedisUrlStoreOptions).clientOptions ?? {};
       const socket = { reconnectStrategy, ...(extra.socket as object | undefined) };
       const created = createClient({ disableOfflineQueue: true, ...extra, socket, url: this.options.url });

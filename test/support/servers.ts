@@ -67,7 +67,8 @@ export function redisCommands(port: number, ...commands: string[][]): Promise<st
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     let reply = '';
-    const encode = (args: string[]): string => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+    const encode = (args: string[]): string =>
+      `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
     socket.setTimeout(2000, () => socket.destroy());
     socket.on('connect', () => socket.write([...commands, ['QUIT']].map(encode).join('')));
     socket.on('data', (chunk) => (reply += chunk));
