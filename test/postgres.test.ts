@@ -32,6 +32,18 @@ function call<T>(run: (cb: (err?: unknown, value?: T) => void) => void): Promise
   return new Promise((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value as T))));
 }
 
+describe('postgresStore() options', () => {
+  it('refuses at once what cannot work: no connectionString and no pool, both, a bad ttl', () => {
+    assert.throws(() => postgresStore({} as never), /either \{ connectionString \}.*or \{ pool \}/);
+    assert.throws(() => postgresStore({ connectionString: 'postgres://x', pool: {} } as never), /not both or neither/);
+    assert.throws(
+      () => postgresStore({ connectionString: 'postgres://x', ttl: 0 }),
+      /ttl must be a number of milliseconds/,
+    );
+    assert.throws(() => postgresStore({ connectionString: 'postgres://x', pruneInterval: -5 }), /pruneInterval/);
+  });
+});
+
 describe('PostgreSQL store', { skip: skipWithout('DATABASE_URL') }, () => {
   it('creates its table on first use, not before, and keeps each session as a row', async () => {
     const tableName = uniqueName('session');

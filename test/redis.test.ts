@@ -114,6 +114,15 @@ describe('Redis: the same keys as connect-redis', { skip: skipWithout('REDIS_URL
   });
 });
 
+describe('redisStore() options', () => {
+  it('refuses at once what cannot work: no url and no client, both, a URL that is not redis://', () => {
+    assert.throws(() => redisStore({} as never), /either \{ url \}.*or \{ client \}/);
+    assert.throws(() => redisStore({ url: 'redis://127.0.0.1', client: {} } as never), /not both or neither/);
+    assert.throws(() => redisStore({ url: 'http://127.0.0.1:6379' }), /redis:\/\/ or rediss:\/\/ URL/);
+    assert.throws(() => redisStore({ url: 'redis://127.0.0.1', ttl: -1 }), /ttl must be a number of milliseconds/);
+  });
+});
+
 describe('Redis: ownership of the connection', { skip: skipWithout('REDIS_URL') }, () => {
   it('app.close() closes the client that redisStore({ url }) opened', async () => {
     const name = uniqueName('owned');

@@ -85,8 +85,9 @@ export class RedisSessionStore extends DeferredStore {
         'redisStore(): give either { url } (the store opens and closes the connection) or { client } (yours), not both or neither.',
       );
     }
-    if (url !== undefined && typeof url !== 'string')
-      throw new TypeError('redisStore(): url must be a string such as redis://127.0.0.1:6379');
+    if (url !== undefined && !isRedisUrl(url)) {
+      throw new TypeError('redisStore(): url must be a redis:// or rediss:// URL, such as redis://127.0.0.1:6379');
+    }
     if (options.ttl !== undefined && !(typeof options.ttl === 'number' && options.ttl > 0)) {
       throw new TypeError(`redisStore(): ttl must be a number of milliseconds above 0, not ${String(options.ttl)}`);
     }
@@ -305,6 +306,15 @@ interface OwnedClient extends RedisClientLike {
   close(): Promise<void>;
   destroy(): void;
   unref(): void;
+}
+
+function isRedisUrl(url: unknown): boolean {
+  if (typeof url !== 'string') return false;
+  try {
+    return ['redis:', 'rediss:'].includes(new URL(url).protocol);
+  } catch {
+    return false;
+  }
 }
 
 function reconnectStrategy(retries: number): number {
