@@ -2,10 +2,12 @@ import { Inject, Injectable, Optional, SetMetadata, UnauthorizedException } from
 import type { CanActivate, CustomDecorator, ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
+import type { SessionData, Store } from 'express-session';
 import { ALLOW_ANONYMOUS_KEY, SESSION_MODULE_OPTIONS } from './session.constants.js';
 import type { RequestSession } from './interfaces/index.js';
 import { requestOf } from './request.util.js';
 import { assertSessionLoaded } from './session-availability.guard.js';
+import { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
 import { defaultIsAuthenticated } from './session.options.js';
 import type { ResolvedSessionModuleOptions } from './session.options.js';
 
@@ -15,7 +17,9 @@ export const AllowAnonymous = (): CustomDecorator<string> => SetMetadata(ALLOW_A
 /**
  * Refuses (401) requests whose session is not logged in. Use it per controller or handler with
  * `@UseGuards(AuthenticatedGuard)`, or app-wide as `APP_GUARD` with `@AllowAnonymous()` for the exceptions.
- * Extend it and override `isAuthenticated` to change the check.
+ * In GraphQL resolvers the 401 becomes an `UNAUTHENTICATED` error. In socket.io gateways it reads the
+ * socket's session again from the store first (a logout over HTTP reaches open sockets) and refuses with a
+ * `WsException`. Extend it and override `isAuthenticated` to change the check.
  */
 @Injectable()
 export class AuthenticatedGuard implements CanActivate {
@@ -27,6 +31,7 @@ export class AuthenticatedGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(ALLOW_ANONYMOUS_KEY, targets)) return true;
+    if (context.getType<string>() === 'ws') return this.canActivateSocket(context);
     const req = requestOf(context);
     assertSessionLoaded(req);
     if (await this.isAuthenticated(req.session, req, context)) return true;
@@ -41,5 +46,36 @@ export class AuthenticatedGuard implements CanActivate {
   ): boolean | Promise<boolean> {
     const check = this.options?.isAuthenticated ?? defaultIsAuthenticated;
     return session ? check(session, request) : false;
+  }
+
+  /**
+   * Reads a socket's session again from the store, so that a logout or login over HTTP after the
+   * handshake is seen. A session no longer in the store is replaced by a fresh anonymous one, as
+   * express-session does for a cookie whose session is gone.
+   */
+  protected reloadSocketSession(request: Request): Promise<void> {
+    const store = request.sessionStore as (Store & { generate?: (req: Request) => void }) | undefined;
+    if (!store || !request.session) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      store.get(request.sessionID, (err: unknown, data?: SessionData | null) => {
+        if (err) return reject(err);
+        if (data) store.createSession(request, data);
+        else store.generate?.(request);
+        resolve();
+      });
+    });
+  }
+
+  private async canActivateSocket(context: ExecutionContext): Promise<boolean> {
+    // Loaded only here, so that apps without WebSockets never need @nestjs/websockets installed.
+    const { WsException } = await import('@nestjs/websockets');
+    const req = requestOf(context);
+    try {
+      await this.reloadSocketSession(req);
+    } catch {
+      throw new WsException(STORE_UNAVAILABLE_MESSAGE);
+    }
+    if (await this.isAuthenticated(req.session, req, context)) return true;
+    throw new WsException('Unauthorized');
   }
 }

@@ -1,9 +1,38 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
+import { sessionState } from './session-request.js';
 
-/** The HTTP request behind an execution context; a clear error for contexts not supported yet. */
+const GRAPHQL_NO_REQUEST =
+  "nest-express-session: this GraphQL context carries no 'req'. Give the GraphQL module a context that keeps it: " +
+  'GraphQLModule.forRoot({ ..., context: ({ req, res }) => ({ req, res }) }).';
+const WS_NO_REQUEST =
+  'nest-express-session: this WebSocket client has no handshake request; sessions in gateways need socket.io ' +
+  "(@nestjs/platform-socket.io) with the SessionIoAdapter from 'nest-express-session/socket.io'.";
+const WS_NO_SESSION =
+  "nest-express-session: this socket's handshake did not go through the session middleware. Use the adapter: " +
+  "app.useWebSocketAdapter(new SessionIoAdapter(app)) with SessionIoAdapter from 'nest-express-session/socket.io'.";
+
+/**
+ * The HTTP request behind an execution context: the request itself over HTTP, the `req` of the GraphQL
+ * context, the handshake request of a socket.io client. Other contexts (microservices) get a clear error.
+ */
 export function requestOf(context: ExecutionContext): Request {
   const type = context.getType<string>();
   if (type === 'http') return context.switchToHttp().getRequest<Request>();
-  throw new Error(`nest-express-session: sessions are available in HTTP handlers only; this is a '${type}' context.`);
+  if (type === 'graphql') {
+    // The resolver's arguments are (root, args, context, info); Nest's GqlExecutionContext reads the same slot.
+    const req = (context.getArgByIndex(2) as { req?: Request } | undefined)?.req;
+    if (!req) throw new Error(GRAPHQL_NO_REQUEST);
+    return req;
+  }
+  if (type === 'ws') {
+    const req = (context.switchToWs().getClient() as { request?: Request } | undefined)?.request;
+    if (!req || typeof req !== 'object') throw new Error(WS_NO_REQUEST);
+    if (!sessionState(req)) throw new Error(WS_NO_SESSION);
+    return req;
+  }
+  throw new Error(
+    `nest-express-session: sessions are available in HTTP handlers, GraphQL resolvers and socket.io gateways; ` +
+      `this is a '${type}' context.`,
+  );
 }

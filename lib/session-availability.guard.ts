@@ -12,12 +12,19 @@ export function assertSessionLoaded(req: Request): void {
 
 /**
  * Registered app-wide by SessionModule: a request whose session could not be loaded gets the 503
- * before any other guard or the handler runs (internal).
+ * before any other guard or the handler runs, over HTTP and in GraphQL resolvers (internal).
+ * Sockets never get here without their session: the socket.io adapter refuses the handshake instead.
  */
 @Injectable()
 export class SessionAvailabilityGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
-    if (context.getType() === 'http') assertSessionLoaded(context.switchToHttp().getRequest<Request>());
+    const type = context.getType<string>();
+    if (type === 'http') {
+      assertSessionLoaded(context.switchToHttp().getRequest<Request>());
+    } else if (type === 'graphql') {
+      const req = (context.getArgByIndex(2) as { req?: Request } | undefined)?.req;
+      if (req) assertSessionLoaded(req);
+    }
     return true;
   }
 }

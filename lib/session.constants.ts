@@ -7,6 +7,9 @@ export const SESSION_MODULE_OPTIONS = 'NEST_EXPRESS_SESSION:MODULE_OPTIONS';
 /** Injection token of the options exactly as the user gave them (internal). */
 export const SESSION_RAW_OPTIONS = 'NEST_EXPRESS_SESSION:RAW_OPTIONS';
 
+/** Injection token of the middleware and the guarded store built from the options (internal). */
+export const SESSION_RUNTIME = 'NEST_EXPRESS_SESSION:RUNTIME';
+
 /** Metadata key set by `@AllowAnonymous()`. */
 export const ALLOW_ANONYMOUS_KEY = 'NEST_EXPRESS_SESSION:ALLOW_ANONYMOUS';
 

@@ -13,7 +13,9 @@ const sessionParam = createParamDecorator((key: string | undefined, context: Exe
 
 /**
  * Injects the request's session (`@Session()`), or one of its values (`@Session('views')`, the key checked
- * against `SessionData`). On a route excluded from the session it gives `undefined`.
+ * against `SessionData`). On a route excluded from the session it gives `undefined`. Works in controllers,
+ * GraphQL resolvers (through the context's `req`) and socket.io gateways (the handshake's session, with
+ * `SessionIoAdapter` from `nest-express-session/socket.io`).
  * Import it from `nest-express-session`, not `@nestjs/common` (whose `Session` takes no key).
  */
 export const Session: {

@@ -110,13 +110,14 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
 
   /** R4: with several cookies of the session's name, the first one whose session exists is used. */
   const pickLive = (req: Request, header: string, then: () => void): void => {
-    const candidates = cookieValues(header, name).filter((raw) => signerOf(raw, secrets) >= 0);
+    const all = cookieValues(header, name);
+    const candidates = all.filter((raw) => signerOf(raw, secrets) >= 0);
     if (candidates.length === 0) return then();
     const tryAt = (i: number): void => {
       if (i >= candidates.length) return then();
       store.get(idOf(candidates[i]), (err, found) => {
         if (err || !found) return tryAt(i + 1);
-        if (i > 0) req.headers.cookie = `${name}=${encodeURIComponent(candidates[i])}; ${header}`;
+        if (candidates[i] !== all[0]) req.headers.cookie = `${name}=${encodeURIComponent(candidates[i])}; ${header}`;
         then();
       });
     };

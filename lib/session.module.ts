@@ -2,7 +2,7 @@ import { Inject, Module, RequestMethod } from '@nestjs/common';
 import type { MiddlewareConsumer, NestModule, OnApplicationShutdown } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
 import { AuthenticatedGuard } from './authenticated.guard.js';
-import { SESSION_MODULE_OPTIONS, SESSION_RAW_OPTIONS } from './session.constants.js';
+import { SESSION_MODULE_OPTIONS, SESSION_RAW_OPTIONS, SESSION_RUNTIME } from './session.constants.js';
 import { ConfigurableModuleClass } from './session.module-definition.js';
 import { createSessionRuntime } from './session.middleware.js';
 import type { SessionRuntime } from './session.middleware.js';
@@ -11,8 +11,7 @@ import type { ResolvedSessionModuleOptions } from './session.options.js';
 import { SessionAvailabilityGuard } from './session-availability.guard.js';
 import { SessionCommitInterceptor } from './session-commit.interceptor.js';
 import { SessionService } from './session.service.js';
-
-const SESSION_RUNTIME = 'NEST_EXPRESS_SESSION:RUNTIME';
+import { SessionHealthIndicator } from './session.health.js';
 
 /**
  * Configures express-session through Nest's dependency injection and mounts it.
@@ -27,8 +26,9 @@ const SESSION_RUNTIME = 'NEST_EXPRESS_SESSION:RUNTIME';
     { provide: APP_INTERCEPTOR, useClass: SessionCommitInterceptor },
     SessionService,
     AuthenticatedGuard,
+    SessionHealthIndicator,
   ],
-  exports: [SESSION_MODULE_OPTIONS, SessionService, AuthenticatedGuard],
+  exports: [SESSION_MODULE_OPTIONS, SessionService, AuthenticatedGuard, SessionHealthIndicator],
 })
 export class SessionModule extends ConfigurableModuleClass implements NestModule, OnApplicationShutdown {
   constructor(

@@ -3,6 +3,7 @@ import type { Store } from 'express-session';
 import { SessionModule, postgresStore, redisStore } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
 import { AppController } from './app.controller.js';
+import { PagesController } from './pages.controller.js';
 import { UsersService } from './users.service.js';
 
 const DEV_SECRET = 'development-only-secret-change-me-0123456789';
@@ -59,7 +60,7 @@ export function sessionOptions(): SessionModuleOptions {
 
 @Module({
   imports: [SessionModule.forRootAsync({ useFactory: sessionOptions })],
-  controllers: [AppController],
+  controllers: [AppController, PagesController],
   providers: [UsersService],
 })
 export class AppModule {}

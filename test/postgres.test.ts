@@ -8,7 +8,7 @@ import type { TestApp } from './support/app.js';
 import { AuthController } from './support/controllers.js';
 import { sidOf } from './support/http.js';
 import { DATABASE_URL, eventually, skipWithout, TcpRelay, uniqueName } from './support/servers.js';
-import { withPool } from './support/store-cases.js';
+import { withPool } from './support/store-kinds.js';
 
 function bootOn(store: PostgresSessionStore): Promise<TestApp> {
   return startApp({

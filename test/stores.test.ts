@@ -9,14 +9,14 @@ import { AuthController } from './support/controllers.js';
 import { sidOf } from './support/http.js';
 import type { Client } from './support/http.js';
 import { peek, sleep } from './support/servers.js';
-import { storeCases } from './support/store-cases.js';
-import type { StoreInstance } from './support/store-cases.js';
+import { storeKinds } from './support/store-kinds.js';
+import type { StoreInstance } from './support/store-kinds.js';
 
 const COOKIE = 'connect.sid';
 
 /** The same behaviour, store by store: login, read, modify, logout, expiry, regenerate. */
-for (const storeCase of storeCases) {
-  describe(`session behaviour on the ${storeCase.name} store`, { skip: storeCase.skip }, () => {
+for (const kind of storeKinds) {
+  describe(`session behaviour on the ${kind.name} store`, { skip: kind.skip }, () => {
     let instance: StoreInstance;
     let t: TestApp;
     let store: Store;
@@ -39,7 +39,7 @@ for (const storeCase of storeCases) {
     }
 
     before(async () => {
-      instance = await storeCase.create();
+      instance = await kind.create();
       t = await boot();
     });
 

@@ -6,7 +6,7 @@ import type { TestApp } from './support/app.js';
 import { AuthController } from './support/controllers.js';
 import { FaultStore } from './support/fault-store.js';
 import { sleep } from './support/servers.js';
-import { storeCases } from './support/store-cases.js';
+import { storeKinds } from './support/store-kinds.js';
 
 const REQUESTS = 5;
 
@@ -36,10 +36,10 @@ async function unchangedRequests(setup: Awaited<ReturnType<typeof setUp>>, n: nu
   return { get: get / n, set: set / n, touch: touch / n, destroy: destroy / n, writes: (set + touch) / n };
 }
 
-for (const storeCase of storeCases) {
-  describe(`touchAfter on the ${storeCase.name} store`, { skip: storeCase.skip }, () => {
+for (const kind of storeKinds) {
+  describe(`touchAfter on the ${kind.name} store`, { skip: kind.skip }, () => {
     it(`store writes per unchanged request: 1 without touchAfter, 0 within the window`, async (t) => {
-      const instance = await storeCase.create(true);
+      const instance = await kind.create(true);
       const off = await setUp(instance.store!, undefined, 3_600_000);
       const on = await setUp(instance.store!, 60_000, 3_600_000);
       try {
@@ -61,7 +61,7 @@ for (const storeCase of storeCases) {
     });
 
     it('once the window has passed, the next unchanged request touches once, then none again', async () => {
-      const instance = await storeCase.create(true);
+      const instance = await kind.create(true);
       const s = await setUp(instance.store!, 400, 60_000);
       try {
         assert.equal((await unchangedRequests(s, 2)).touch, 0, 'the login save counts as a touch');
@@ -75,14 +75,14 @@ for (const storeCase of storeCases) {
       }
     });
 
-    const todo = storeCase.touchUpdatesExpiry
+    const todo = kind.touchUpdatesExpiry
       ? false
       : "the store's touch extends its own expiry but not the stored cookie.expires, which the module's expired-record check reads (with or without touchAfter)";
     it(
       'a session in use is never expired early: used every 250 ms for longer than its maxAge, it stays alive',
       { todo },
       async () => {
-        const instance = await storeCase.create(true);
+        const instance = await kind.create(true);
         const maxAge = 2_500;
         const s = await setUp(instance.store!, 1_000, maxAge);
         try {

@@ -1,4 +1,5 @@
-import { Body, Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Res, UseGuards } from '@nestjs/common';
+import type { Response } from 'express';
 import type { SessionData } from 'express-session';
 import { AllowAnonymous, AuthenticatedGuard, Session, SessionService } from 'nest-express-session';
 import type { SessionKey } from 'nest-express-session';
@@ -119,4 +120,60 @@ export class AuthController {
   open(): { open: true } {
     return { open: true };
   }
+}
+
+/** Handlers that misbehave on purpose, or wait, for the reliability tests. */
+@Controller('r')
+export class ReliabilityController {
+  static gates = new Map<string, () => void>();
+
+  constructor(private readonly sessions: SessionService) {}
+
+  /** Sets the body's keys, then waits for the test to open the gate before answering. */
+  @Post('set-slow/:gate')
+  @HttpCode(200)
+  async setSlow(@Param('gate') gate: string, @Body() body: Partial<SessionData>): Promise<{ id: string }> {
+    const id = this.sessions.id;
+    for (const [key, value] of Object.entries(body)) this.sessions.set(key as SessionKey, value as never);
+    await new Promise<void>((resolve) => ReliabilityController.gates.set(gate, resolve));
+    return { id };
+  }
+
+  /** Puts a value JSON cannot hold into the session. */
+  @Post('poison/:kind')
+  @HttpCode(200)
+  poison(@Param('kind') kind: string, @Session() session: Record<string, unknown>): { ok: true } {
+    session.a = kind === 'bigint' ? BigInt(1) : circular();
+    return { ok: true };
+  }
+
+  /** The same, answering through the raw response (the interceptor cannot hold the response back). */
+  @Post('poison-raw')
+  poisonRaw(@Session() session: Record<string, unknown>, @Res() res: Response): void {
+    session.a = circular();
+    res.status(200).json({ ok: true });
+  }
+
+  /** Adds one to the session's counter and says whose session it is. */
+  @Post('increment')
+  @HttpCode(200)
+  increment(@Session() session: Partial<SessionData>): { userId: unknown; counter: number } {
+    session.counter = (session.counter ?? 0) + 1;
+    return { userId: session.userId, counter: session.counter };
+  }
+}
+
+function circular(): object {
+  const value: Record<string, unknown> = { name: 'loop' };
+  value.self = value;
+  return value;
+}
+
+/** Opens a gate a handler waits on, once the handler has reached it. */
+export async function openGate(gates: Map<string, () => void>, name: string): Promise<void> {
+  for (let i = 0; i < 500 && !gates.has(name); i++) await new Promise((r) => setTimeout(r, 10));
+  const open = gates.get(name);
+  if (!open) throw new Error(`no handler reached gate ${name}`);
+  gates.delete(name);
+  open();
 }

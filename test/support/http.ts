@@ -9,9 +9,15 @@ export interface TestResponse {
 
 /** A tiny HTTP client with a cookie jar, over the real network stack (fetch on 127.0.0.1). */
 export class Client {
-  readonly jar = new Map<string, string>();
+  constructor(
+    readonly baseUrl: string,
+    readonly jar = new Map<string, string>(),
+  ) {}
 
-  constructor(readonly baseUrl: string) {}
+  /** The same browser talking to another server (the cookie jar is shared). */
+  at(baseUrl: string): Client {
+    return new Client(baseUrl, this.jar);
+  }
 
   get(path: string, headers: Record<string, string> = {}): Promise<TestResponse> {
     return this.request('GET', path, undefined, headers);

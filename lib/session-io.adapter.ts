@@ -1,0 +1,75 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import type { NextFunction, Request, Response } from 'express';
+import { SESSION_RUNTIME } from './session.constants.js';
+import { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
+import type { SessionRuntime } from './session.middleware.js';
+import { sessionState } from './session-request.js';
+
+type IoServer = ReturnType<IoAdapter['createIOServer']>;
+type IoServerOptions = Parameters<IoAdapter['createIOServer']>[1];
+type IoCreateOptions = Parameters<IoAdapter['create']>[1];
+type Namespaced = ReturnType<IoAdapter['create']>;
+type HandshakeRequest = Request & { _query?: Record<string, string> };
+
+/**
+ * The socket.io adapter of `@nestjs/platform-socket.io` with the session: the session middleware runs on
+ * every socket's handshake request, so gateways get `client.request.session`, `@Session()` and
+ * `AuthenticatedGuard`. A socket opened with the cookie of a session logged in over HTTP is logged in.
+ * A handshake whose session cannot be loaded (store down) is refused with a `connect_error` whose
+ * message is the module's 503 message and whose `data` is `{ status: 503 }`.
+ *
+ * ```ts
+ * const app = await NestFactory.create(AppModule);
+ * app.useWebSocketAdapter(new SessionIoAdapter(app));
+ * ```
+ *
+ * Changes made to the session in a gateway are not saved on their own (a socket has no response to
+ * end): call `session.save()`.
+ */
+export class SessionIoAdapter extends IoAdapter {
+  private runtime?: SessionRuntime;
+  private readonly guarded = new WeakSet<object>();
+
+  constructor(private readonly app: INestApplicationContext) {
+    super(app);
+  }
+
+  override create(port: number, options?: IoCreateOptions): Namespaced {
+    const server = super.create(port, options);
+    if (!this.guarded.has(server)) {
+      this.guarded.add(server);
+      server.use((socket, next) => {
+        if (sessionState(socket.request as Request)?.failure === undefined) return next();
+        next(Object.assign(new Error(STORE_UNAVAILABLE_MESSAGE), { data: { status: 503 } }));
+      });
+    }
+    return server;
+  }
+
+  override createIOServer(port: number, options?: IoServerOptions): IoServer {
+    const server = super.createIOServer(port, options);
+    // express-session alone: socket.io answers its requests before Express, so no request context is open,
+    // and none is opened for the socket's later life (SessionService belongs to HTTP requests).
+    const session = this.sessionRuntime().sessionOnly;
+    server.engine.use((req: HandshakeRequest, res: Response, next: NextFunction) => {
+      // engine.io runs its middleware on every request of a connection (each long-poll too); the session
+      // is loaded once, on the handshake, the only request without a `sid` in its query.
+      if (req._query?.sid !== undefined) return next();
+      session(req, res, next);
+    });
+    return server;
+  }
+
+  private sessionRuntime(): SessionRuntime {
+    if (this.runtime) return this.runtime;
+    try {
+      this.runtime = this.app.get<SessionRuntime>(SESSION_RUNTIME, { strict: false });
+    } catch {
+      throw new Error(
+        'SessionIoAdapter: SessionModule is not imported in this application; import SessionModule.forRoot(...) first.',
+      );
+    }
+    return this.runtime;
+  }
+}

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { Controller, Get } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
+import type { HealthCheckResult } from '@nestjs/terminus';
+import { RedisStore } from 'connect-redis';
+import { createClient } from 'redis';
+import { EmbeddedStore, SessionHealthIndicator, SessionModule } from 'nest-express-session';
+import type { TestApp } from './support/app.js';
+import { TEST_SECRET } from './support/app.js';
+import { AuthController } from './support/controllers.js';
+import { FaultStore } from './support/fault-store.js';
+import { startIntegrationApp } from './support/integrations.js';
+import { hasRedisServer, ThrowawayRedis } from './support/throwaway-redis.js';
+
+@Controller('health')
+class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly session: SessionHealthIndicator,
+  ) {}
+
+  @Get()
+  @HealthCheck()
+  check(): Promise<HealthCheckResult> {
+    return this.health.check([() => this.session.isHealthy('session', { timeout: 500 })]);
+  }
+}
+
+describe(
+  'SessionHealthIndicator with @nestjs/terminus and a real Redis (connect-redis 9)',
+  { skip: !hasRedisServer() && 'redis-server is not installed' },
+  () => {
+    let redis: ThrowawayRedis;
+    let client: ReturnType<typeof createClient>;
+    let t: TestApp;
+
+    before(async () => {
+      redis = await ThrowawayRedis.start();
+      client = createClient({
+        url: redis.url,
+        socket: { reconnectStrategy: (retries) => Math.min(50 * (retries + 1), 200) },
+      });
+      client.on('error', () => undefined);
+      await client.connect();
+      t = await startIntegrationApp({
+        imports: [
+          SessionModule.forRoot({
+            session: { secret: TEST_SECRET, store: new RedisStore({ client, prefix: 'health-test:' }) },
+            exclude: ['health'],
+            storeTimeout: 1000,
+          }),
+          TerminusModule,
+        ],
+        controllers: [HealthController, AuthController],
+      });
+    });
+
+    after(async () => {
+      await t?.close();
+      client?.destroy();
+      await redis?.dispose();
+    });
+
+    it('reports the store up while Redis runs, and the probe writes nothing', async () => {
+      const http = t.client();
+      const res = await http.get('/health');
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body, {
+        status: 'ok',
+        info: { session: { status: 'up' } },
+        error: {},
+        details: { session: { status: 'up' } },
+      });
+      assert.equal(await client.dbSize(), 0, 'no key was written by the probe');
+    });
+
+    it('reports the store down (503) once Redis is stopped, and the health route still answers', async () => {
+      const user = t.client();
+      assert.equal((await user.post('/auth/login', { userId: 'alice' })).status, 200);
+      await redis.stop();
+      const res = await user.get('/health');
+      assert.equal(res.status, 503);
+      assert.equal(res.body.status, 'error');
+      assert.equal(res.body.error.session.status, 'down');
+      assert.match(res.body.error.session.message, /session store/);
+      const me = await user.get('/auth/me');
+      assert.equal(me.status, 503, 'requests that need the session get the 503 meanwhile');
+    });
+
+    it('reports the store up again once Redis is back, and sessions work', async () => {
+      await redis.start();
+      let status = 0;
+      for (let attempt = 0; attempt < 100 && status !== 200; attempt++) {
+        if (attempt > 0) await sleep(100);
+        status = (await t.client().get('/health')).status;
+      }
+      assert.equal(status, 200, 'the indicator is up after the restart');
+      const res = await t.client().get('/health');
+      assert.deepEqual(res.body.info, { session: { status: 'up' } });
+      const user = t.client();
+      await user.post('/auth/login', { userId: 'bob' });
+      assert.deepEqual((await user.get('/auth/me')).body, { userId: 'bob' });
+    });
+  },
+);
+
+describe('SessionHealthIndicator with faults', () => {
+  const store = new FaultStore(new EmbeddedStore());
+  let t: TestApp;
+  let indicator: SessionHealthIndicator;
+  before(async () => {
+    t = await startIntegrationApp({
+      imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store } }), TerminusModule],
+      controllers: [HealthController],
+    });
+    indicator = t.app.get(SessionHealthIndicator);
+  });
+  after(async () => {
+    await t.close();
+    (store.inner as EmbeddedStore).close();
+  });
+
+  it('a store that fails a read is down, with the error in the message; the next check is up', async () => {
+    store.next('get', { kind: 'reject', error: new Error('connection refused') });
+    assert.deepEqual(await indicator.isHealthy(), {
+      session: { status: 'down', message: 'The session store failed: Error: connection refused' },
+    });
+    assert.deepEqual(await indicator.isHealthy(), { session: { status: 'up' } });
+  });
+
+  it('a store that never answers is down after the timeout', async () => {
+    store.next('get', { kind: 'hang' });
+    assert.deepEqual(await indicator.isHealthy('sessions', { timeout: 50 }), {
+      sessions: { status: 'down', message: 'The session store did not answer within 50 ms.' },
+    });
+  });
+
+  it("a store that emitted 'disconnect' is down until it emits 'connect'", async () => {
+    store.emit('disconnect');
+    const down = await t.client().get('/health');
+    assert.equal(down.status, 503);
+    assert.deepEqual(down.body.error, {
+      session: { status: 'down', message: 'The session store reported a disconnect.' },
+    });
+    store.emit('connect');
+    assert.equal((await t.client().get('/health')).status, 200);
+  });
+});
