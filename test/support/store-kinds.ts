@@ -20,12 +20,6 @@ export interface StoreKind {
   name: string;
   /** A reason to skip (the server is not available), or false. */
   skip: string | false;
-  /**
-   * Whether the store's `touch` also updates the `cookie.expires` it returns on the next read. When it
-   * does not (connect-redis and connect-pg-simple used directly), the module's check of expired records
-   * reads a session kept alive by touches as expired once the expiry of its last save has passed.
-   */
-  touchUpdatesExpiry: boolean;
   /** A fresh, empty store. `explicit`: always a store instance, never the module's default. */
   create(explicit?: boolean): Promise<StoreInstance>;
 }
@@ -37,7 +31,6 @@ export const storeKinds: StoreKind[] = [
   {
     name: 'embedded',
     skip: false,
-    touchUpdatesExpiry: true,
     create: async (explicit) => {
       if (!explicit) return { store: undefined, dispose: nothing };
       const store = new EmbeddedStore();
@@ -47,7 +40,6 @@ export const storeKinds: StoreKind[] = [
   {
     name: 'redis (redisStore({ url }))',
     skip: skipWithout('REDIS_URL'),
-    touchUpdatesExpiry: true,
     create: async () => {
       // app.close() closes it when it is the app's store; close() again is a no-op. Keys go away with their TTL.
       const store = redisStore({ url: REDIS_URL!, prefix: `${uniqueName('test')}:` });
@@ -57,7 +49,6 @@ export const storeKinds: StoreKind[] = [
   {
     name: 'redis (connect-redis used directly)',
     skip: skipWithout('REDIS_URL'),
-    touchUpdatesExpiry: false,
     create: async () => {
       // The plain recipe: the app makes, connects and closes the client.
       const client = createClient({ url: REDIS_URL });
@@ -70,7 +61,6 @@ export const storeKinds: StoreKind[] = [
   {
     name: 'postgresql (postgresStore({ connectionString }))',
     skip: skipWithout('DATABASE_URL'),
-    touchUpdatesExpiry: true,
     create: async () => {
       const tableName = uniqueName('session');
       const store = postgresStore({ connectionString: DATABASE_URL!, tableName });
@@ -86,7 +76,6 @@ export const storeKinds: StoreKind[] = [
   {
     name: 'postgresql (connect-pg-simple used directly)',
     skip: skipWithout('DATABASE_URL'),
-    touchUpdatesExpiry: false,
     create: async () => {
       // The plain recipe: the app makes the store (and so closes it); the table is created on first use.
       const schemaName = uniqueName('s');
