@@ -12,18 +12,4 @@ export type { SessionHealthOptions, SessionHealthResult } from './session.health
 export { EmbeddedStore } from './stores/embedded-store.js';
 export { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
 export { redisStore, RedisSessionStore } from './stores/redis-store.js';
-export type {
-  RedisClientLike,
-  RedisStoreOptions,
-  RedisStoreSettings,
-  RedisUrlStoreOptions,
-  RedisClientStoreOptions,
-} from './stores/redis-store.js';
 export { postgresStore, PostgresSessionStore } from './stores/postgres-store.js';
-export type {
-  PgPoolLike,
-  PostgresStoreOptions,
-  PostgresStoreSettings,
-  PostgresUrlStoreOptions,
-  PostgresPoolStoreOptions,
-} from './stores/postgres-store.js';
