@@ -11,3 +11,5 @@ export { SessionHealthIndicator } from './session.health.js';
 export type { SessionHealthOptions, SessionHealthResult } from './session.health.js';
 export { EmbeddedStore } from './stores/embedded-store.js';
 export { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
+export { redisStore, RedisSessionStore } from './stores/redis-store.js';
+export { postgresStore, PostgresSessionStore } from './stores/postgres-store.js';

@@ -1,4 +1,4 @@
-import { HttpException, Injectable } from '@nestjs/common';
+import { HttpException, Injectable, Logger } from '@nestjs/common';
 import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
 import type { Request } from 'express';
 import { from, mergeMap } from 'rxjs';
@@ -6,7 +6,10 @@ import type { Observable } from 'rxjs';
 import { storeUnavailable, unserialisableSession } from './session.errors.js';
 import { sessionState } from './session-request.js';
 import type { SessionRequestState } from './session-request.js';
+import { describe } from './stores/guarded-store.js';
 import { isDirty, serialise } from './stores/session-record.js';
+
+const logger = new Logger('SessionModule');
 
 /**
  * Registered app-wide by SessionModule: a session the handler changed is saved before the response is
@@ -39,6 +42,7 @@ function commit(req: Request, state: SessionRequestState): Promise<void> | undef
     values = serialise(session);
   } catch (err) {
     req.session = undefined as never;
+    logger.error(`The session holds a value that cannot be serialised: ${describe(err)}`);
     throw unserialisableSession(err);
   }
   if (!isDirty(state.snapshot, session.id, values)) return undefined;
@@ -47,6 +51,7 @@ function commit(req: Request, state: SessionRequestState): Promise<void> | undef
       if (!err) return resolve();
       // Nothing may save this session later in the response: the client is told it was not saved.
       req.session = undefined as never;
+      logger.error(`Session could not be saved; the request gets an error: ${describe(err)}`);
       reject(err instanceof HttpException ? err : storeUnavailable(err));
     });
   });

@@ -9,37 +9,43 @@ function snippets(markdown: string): string[] {
   return [...markdown.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
 }
 
-describe('docs/integrations.md', () => {
-  it('every TypeScript snippet compiles as written (strict, against the built package)', () => {
-    const blocks = snippets(readFileSync(resolve('docs/integrations.md'), 'utf8'));
-    assert.ok(blocks.length >= 4, `found ${blocks.length} snippets`);
-    // Inside the repository, so that the snippets resolve node_modules and the package by its name.
-    mkdirSync(resolve('.tmp'), { recursive: true });
-    const dir = mkdtempSync(join(resolve('.tmp'), 'docs-snippets-'));
-    try {
-      const files = blocks.map((code, i) => {
-        const file = `snippet-${i + 1}.ts`;
-        writeFileSync(join(dir, file), code);
-        return file;
-      });
-      writeFileSync(
-        join(dir, 'tsconfig.json'),
-        JSON.stringify({
-          extends: '../../tsconfig.json',
-          compilerOptions: { noEmit: true, rootDir: '.', noUnusedLocals: true },
-          include: files,
-        }),
-      );
-      const tsc = spawnSync(
-        process.execPath,
-        [resolve('node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')],
-        {
-          encoding: 'utf8',
-        },
-      );
-      assert.equal(tsc.status, 0, `tsc reported:\n${tsc.stdout}${tsc.stderr}`);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+const documents: [string, number][] = [
+  ['README.md', 5],
+  ['docs/integrations.md', 4],
+];
+
+for (const [document, atLeast] of documents)
+  describe(document, () => {
+    it('every TypeScript snippet compiles as written (strict, against the built package)', () => {
+      const blocks = snippets(readFileSync(resolve(document), 'utf8'));
+      assert.ok(blocks.length >= atLeast, `found ${blocks.length} snippets`);
+      // Inside the repository, so that the snippets resolve node_modules and the package by its name.
+      mkdirSync(resolve('.tmp'), { recursive: true });
+      const dir = mkdtempSync(join(resolve('.tmp'), 'docs-snippets-'));
+      try {
+        const files = blocks.map((code, i) => {
+          const file = `snippet-${i + 1}.ts`;
+          writeFileSync(join(dir, file), code);
+          return file;
+        });
+        writeFileSync(
+          join(dir, 'tsconfig.json'),
+          JSON.stringify({
+            extends: '../../tsconfig.json',
+            compilerOptions: { noEmit: true, rootDir: '.', noUnusedLocals: true },
+            include: files,
+          }),
+        );
+        const tsc = spawnSync(
+          process.execPath,
+          [resolve('node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')],
+          {
+            encoding: 'utf8',
+          },
+        );
+        assert.equal(tsc.status, 0, `tsc reported:\n${tsc.stdout}${tsc.stderr}`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
-});

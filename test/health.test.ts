@@ -12,7 +12,7 @@ import { TEST_SECRET } from './support/app.js';
 import { AuthController } from './support/controllers.js';
 import { FaultStore } from './support/fault-store.js';
 import { startIntegrationApp } from './support/integrations.js';
-import { hasRedisServer, ThrowawayRedis } from './support/throwaway-redis.js';
+import { RedisServer, skipWithout } from './support/servers.js';
 
 @Controller('health')
 class HealthController {
@@ -30,14 +30,15 @@ class HealthController {
 
 describe(
   'SessionHealthIndicator with @nestjs/terminus and a real Redis (connect-redis 9)',
-  { skip: !hasRedisServer() && 'redis-server is not installed' },
+  { skip: skipWithout('REDIS_SERVER_BIN') },
   () => {
-    let redis: ThrowawayRedis;
+    let redis: RedisServer;
     let client: ReturnType<typeof createClient>;
     let t: TestApp;
 
     before(async () => {
-      redis = await ThrowawayRedis.start();
+      redis = await RedisServer.create();
+      await redis.start();
       client = createClient({
         url: redis.url,
         socket: { reconnectStrategy: (retries) => Math.min(50 * (retries + 1), 200) },

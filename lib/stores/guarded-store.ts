@@ -321,7 +321,7 @@ export class GuardedStore extends Store {
   /** A record that is not a session, or has expired, is removed and read as "no session". */
   private usable(sid: string, record: Data | null | undefined): Data | null {
     if (record == null) return null;
-    const problem = recordProblem(record, this.options);
+    const problem = recordProblem(record, { ...this.options, cookieExpiry: typeof this.inner.touch !== 'function' });
     if (problem === undefined) return record;
     if (problem !== 'expired') {
       this.logger.warn(`Session ${hashId(sid)} had a corrupt record (${problem}); it was replaced by a new session`);

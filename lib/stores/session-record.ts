@@ -13,6 +13,12 @@ export interface RecordMeta {
 export interface RecordLimits {
   idleTimeout?: number;
   absoluteTimeout?: number;
+  /**
+   * Whether the stored `cookie.expires` decides expiry. Only for stores without `touch`: a store that
+   * touches extends its own expiry (a key TTL, an expire column) without rewriting the stored cookie, so
+   * for those the record's presence is the store's word that it has not expired.
+   */
+  cookieExpiry?: boolean;
 }
 
 type Values = Map<string, string>;
@@ -62,7 +68,7 @@ export function recordProblem(record: unknown, limits: RecordLimits, now = Date.
   if (expires != null) {
     const at = expires instanceof Date ? expires.getTime() : typeof expires === 'string' ? Date.parse(expires) : NaN;
     if (Number.isNaN(at)) return 'bad cookie.expires';
-    if (at <= now) return 'expired';
+    if (limits.cookieExpiry && at <= now) return 'expired';
   }
   const meta = (record as Data)[META_KEY] as Partial<RecordMeta> | undefined;
   if (meta && typeof meta === 'object') {

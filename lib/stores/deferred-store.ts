@@ -1,0 +1,123 @@
+import { Logger } from '@nestjs/common';
+import { Store } from 'express-session';
+import type { SessionData } from 'express-session';
+
+type Callback<T = void> = (err?: unknown, value?: T) => void;
+
+/**
+ * A store whose real store is built asynchronously (its driver is an optional dependency, loaded
+ * with `import()` on first use), so that the helpers that make one can be called synchronously,
+ * inside `SessionModule.forRoot()`. Calls made before the real store exists wait for it; if it
+ * cannot be built, every call fails with the reason (the request gets the module's 503). Internal.
+ */
+export abstract class DeferredStore<S extends Store = Store> extends Store {
+  protected readonly logger: Logger;
+  private loaded?: S;
+  private failure?: unknown;
+  private loading?: Promise<S>;
+
+  constructor(context: string) {
+    super();
+    this.logger = new Logger(context);
+  }
+
+  /** Starts building the real store; subclasses call it once, at the end of their constructor. */
+  protected start(load: () => Promise<S>): void {
+    this.loading = load().then(
+      (store) => {
+        this.loaded = store;
+        return store;
+      },
+      (err: unknown) => {
+        this.failure = err;
+        this.logger.error(err instanceof Error ? err.message : String(err));
+        throw err;
+      },
+    );
+    // The failure is reported to every caller; this only keeps it from being "unhandled".
+    this.loading.catch(() => undefined);
+  }
+
+  /** The real store once built (it rejects with the reason it could not be). */
+  protected whenLoaded(): Promise<S> {
+    if (!this.loading) return Promise.reject(new Error('store not started'));
+    return this.loading;
+  }
+
+  /** Runs `use` with the real store, at once when it exists; hands a load failure to `callback`. */
+  protected withStore(callback: Callback<any> | undefined, use: (store: S) => void): void {
+    const fail = (err: unknown): void => callback?.(err);
+    if (this.loaded) return this.guard(this.loaded, use, fail);
+    if (this.failure !== undefined) return fail(this.failure);
+    this.whenLoaded().then((store) => this.guard(store, use, fail), fail);
+  }
+
+  /** A hook to refuse a call before it reaches the real store (e.g. while disconnected). */
+  protected refuse(_store: S): Error | undefined {
+    return undefined;
+  }
+
+  override get(sid: string, callback: Callback<SessionData | null>): void {
+    this.withStore(callback, (store) => store.get(sid, callback));
+  }
+
+  override set(sid: string, session: SessionData, callback?: Callback): void {
+    this.withStore(callback, (store) => store.set(sid, session, callback));
+  }
+
+  override destroy(sid: string, callback?: Callback): void {
+    this.withStore(callback, (store) => store.destroy(sid, callback));
+  }
+
+  override touch(sid: string, session: SessionData, callback?: Callback): void {
+    this.withStore(callback, (store) => (store.touch ? store.touch(sid, session, callback ?? noop) : callback?.()));
+  }
+
+  override all(callback: Callback<any>): void {
+    this.withStore(callback, (store) => (store.all ? store.all(callback) : callback(unsupported('all'))));
+  }
+
+  override length(callback: Callback<number>): void {
+    this.withStore(callback, (store) => (store.length ? store.length(callback) : callback(unsupported('length'))));
+  }
+
+  override clear(callback?: Callback): void {
+    this.withStore(callback, (store) => (store.clear ? store.clear(callback) : callback?.(unsupported('clear'))));
+  }
+
+  private guard(store: S, use: (store: S) => void, fail: (err: unknown) => void): void {
+    const refused = this.refuse(store);
+    if (refused) return fail(refused);
+    try {
+      use(store);
+    } catch (err) {
+      fail(err);
+    }
+  }
+}
+
+function noop(): void {}
+
+function unsupported(operation: string): Error {
+  return new Error(`The session store does not implement ${operation}()`);
+}
+
+/**
+ * Loads an optional peer dependency, or fails with an error that says what to install.
+ * `packages` are npm install specs, e.g. `['redis@5', 'connect-redis@9']`.
+ */
+export async function loadOptional<T>(load: () => Promise<T>, helper: string, packages: string[]): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    const code = (err as { code?: string } | undefined)?.code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new Error(
+        `${helper} needs the optional peer dependencies ${packages.join(' and ')}, which are not installed: ` +
+          `npm install ${packages.join(' ')}`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}

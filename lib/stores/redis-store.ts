@@ -1,0 +1,288 @@
+import type { SessionData, Store } from 'express-session';
+import { ownStore } from '../session.options.js';
+import { DeferredStore, loadOptional } from './deferred-store.js';
+import type {
+  RedisClientLike,
+  RedisStoreOptions,
+  RedisUrlStoreOptions,
+} from '../interfaces/redis-store-options.interface.js';
+
+/** How long `close()` lets commands in flight finish before it drops the connection. */
+const CLOSE_GRACE = 2_000;
+const DEFAULT_TTL = 86_400_000;
+const MAX_RECONNECT_DELAY = 1_000;
+
+/**
+ * A Redis session store (`connect-redis@9` over a `redis@5` client) that reports the connection's state
+ * to the module: it emits `disconnect` when the connection drops and `connect` when it is ready again,
+ * and while it is down every call fails at once, so requests get the module's 503 instead of waiting.
+ * Made by {@link redisStore}.
+ */
+export class RedisSessionStore extends DeferredStore {
+  private redis?: RedisClientLike;
+  private up: boolean | undefined;
+  private closed = false;
+  private readonly subscriptions: [string, (...args: any[]) => void][] = [];
+
+  constructor(private readonly options: RedisStoreOptions) {
+    super('RedisSessionStore');
+    const { url, client } = options as { url?: unknown; client?: unknown };
+    if ((url === undefined) === (client === undefined)) {
+      throw new TypeError(
+        'redisStore(): give either { url } (the store opens and closes the connection) or { client } (yours), not both or neither.',
+      );
+    }
+    if (url !== undefined && !isRedisUrl(url)) {
+      throw new TypeError('redisStore(): url must be a redis:// or rediss:// URL, such as redis://127.0.0.1:6379');
+    }
+    if (options.ttl !== undefined && !(typeof options.ttl === 'number' && options.ttl > 0)) {
+      throw new TypeError(`redisStore(): ttl must be a number of milliseconds above 0, not ${String(options.ttl)}`);
+    }
+    this.start(() => this.build());
+  }
+
+  /** The Redis client in use: the one given, or the one the store created (once created). */
+  get client(): RedisClientLike | undefined {
+    return this.options.client ?? this.redis;
+  }
+
+  /** Whether the connection is ready (`undefined` until the first connection attempt has ended). */
+  get isConnected(): boolean | undefined {
+    return this.up;
+  }
+
+  /**
+   * Stops using the client. A client the store created is closed (commands in flight may finish first);
+   * a client that was given is left open. `app.close()` calls this for stores made by {@link redisStore}.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.whenLoaded().catch(() => undefined);
+    const client = this.client as OwnedClient | undefined;
+    for (const [event, listener] of this.subscriptions) client?.off?.(event, listener);
+    if (!client || this.options.client || !client.isOpen) return;
+    if (!client.isReady) {
+      client.destroy();
+      return;
+    }
+    let finished = false;
+    const closing = client.close().then(() => {
+      finished = true;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closing, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE)))]);
+    clearTimeout(timer);
+    if (!finished) {
+      // The server does not answer the last commands: drop the connection rather than hold the process.
+      client.unref();
+    }
+  }
+
+  /**
+   * Reads the session and its key's remaining lifetime together. `touch` extends the key's expiry
+   * without rewriting the stored JSON, whose `cookie.expires` then dates from the last save; the expiry
+   * reported here is the later of the two, so a session kept alive by touches is not read as expired.
+   */
+  override get(sid: string, callback: Callback<SessionData | null>): void {
+    this.withStore(callback, (store) => {
+      const key = keyOf(store, sid);
+      settle(
+        Promise.all([this.commands.get(key), this.commands.pTTL(key)]).then(([raw, ttl]) =>
+          raw ? withExpiry(JSON.parse(raw) as SessionData, ttl) : null,
+        ),
+        callback,
+      );
+    });
+  }
+
+  /** Saves the session as JSON under `prefix + sid`, expiring to the millisecond with its cookie. */
+  override set(sid: string, session: SessionData, callback?: Callback): void {
+    this.withStore(callback, (store) => {
+      const key = keyOf(store, sid);
+      const ttl = this.ttlOf(session);
+      const json = JSON.stringify(session);
+      const write =
+        ttl > 0 ? this.commands.set(key, json, { expiration: { type: 'PX', value: ttl } }) : this.commands.del(key);
+      settle(
+        write.then(() => undefined),
+        callback,
+      );
+    });
+  }
+
+  /** Extends the key's expiry to the cookie's (one PEXPIRE); the stored session is not rewritten. */
+  override touch(sid: string, session: SessionData, callback?: Callback): void {
+    if (this.options.disableTouch) {
+      callback?.();
+      return;
+    }
+    this.withStore(callback, (store) =>
+      settle(
+        this.commands.pExpire(keyOf(store, sid), this.ttlOf(session)).then(() => undefined),
+        callback,
+      ),
+    );
+  }
+
+  private get commands(): RedisCommands {
+    return this.client as unknown as RedisCommands;
+  }
+
+  /** Milliseconds until the session expires: its cookie's expiry, else the `ttl` option. */
+  private ttlOf(session: SessionData): number {
+    const expires = (session.cookie as { expires?: Date | string | null } | undefined)?.expires;
+    if (!expires) return this.options.ttl ?? DEFAULT_TTL;
+    return new Date(expires).getTime() - Date.now();
+  }
+
+  protected override refuse(): Error | undefined {
+    if (this.closed) return new Error('The Redis session store was closed');
+    const client = this.client;
+    if (client?.isOpen === false) {
+      return new Error('The Redis client is not connected: call await client.connect() before the app starts');
+    }
+    if (client?.isReady === false) return new Error('Redis is not connected');
+    return undefined;
+  }
+
+  private async build(): Promise<Store> {
+    const { RedisStore } = await loadOptional(() => import('connect-redis'), 'redisStore()', [
+      'redis@5',
+      'connect-redis@9',
+    ]);
+    let client = this.options.client;
+    let firstAttempt: Promise<void> | undefined;
+    if (!client) {
+      const { createClient } = await loadOptional(() => import('redis'), 'redisStore()', [
+        'redis@5',
+        'connect-redis@9',
+      ]);
+      const extra = (this.options as RedisUrlStoreOptions).clientOptions ?? {};
+      const socket = { reconnectStrategy, ...(extra.socket as object | undefined) };
+      const created = createClient({ disableOfflineQueue: true, ...extra, socket, url: this.options.url });
+      client = this.redis = created as unknown as RedisClientLike;
+      firstAttempt = this.watch(client);
+      created.connect().catch(() => undefined);
+    } else {
+      firstAttempt = this.watch(client);
+      if (client.isReady || client.isOpen === false) firstAttempt = undefined;
+    }
+    // connect-redis serves destroy, all, length, clear and ids; get, set and touch are the store's own
+    // (same keys and JSON, so sessions written by either are read by the other).
+    const store = new RedisStore({ client, prefix: this.options.prefix, disableTouch: this.options.disableTouch });
+    // The first request waits for the first connection attempt rather than failing while it is under way.
+    await firstAttempt;
+    return store as unknown as Store;
+  }
+
+  /** Follows the client's state; resolves when the first connection attempt succeeded or failed. */
+  private watch(client: RedisClientLike): Promise<void> {
+    if (client.isReady) this.up = true;
+    return new Promise<void>((attempted) => {
+      const ready = (): void => {
+        attempted();
+        this.change(true);
+      };
+      const down = (err?: unknown): void => {
+        attempted();
+        this.change(false, err);
+      };
+      this.listen(client, 'ready', ready);
+      // An error on a connection that is still ready (a bad reply, say) is not a disconnect.
+      this.listen(client, 'error', (err: unknown) => (client.isReady ? undefined : down(err)));
+      this.listen(client, 'end', () => down());
+    });
+  }
+
+  private listen(client: RedisClientLike, event: string, listener: (...args: any[]) => void): void {
+    client.on(event, listener);
+    this.subscriptions.push([event, listener]);
+  }
+
+  private change(up: boolean, err?: unknown): void {
+    if (this.up === up || this.closed) return;
+    const was = this.up;
+    this.up = up;
+    if (up) {
+      if (was === false) this.logger.log('Redis is connected again');
+      this.emit('connect');
+    } else {
+      const reason = err instanceof Error ? `${err.name}: ${err.message}` : 'connection closed';
+      this.logger.error(`Redis is not connected (${reason}); session requests get 503 until it is back`);
+      this.emit('disconnect');
+    }
+  }
+}
+
+/** The commands the store sends itself (node-redis names); connect-redis sends the others. */
+interface RedisCommands {
+  get(key: string): Promise<string | null>;
+  pTTL(key: string): Promise<number>;
+  set(key: string, value: string, options: { expiration: { type: 'PX'; value: number } }): Promise<unknown>;
+  del(key: string): Promise<unknown>;
+  pExpire(key: string, ms: number): Promise<unknown>;
+}
+
+type Callback<T = void> = (err?: unknown, value?: T) => void;
+
+function keyOf(store: Store, sid: string): string {
+  return (store as unknown as { prefix: string }).prefix + sid;
+}
+
+/** Hands a promise's outcome to a node-style callback, exactly once. */
+function settle<T>(promise: Promise<T>, callback?: Callback<T>): void {
+  promise.then(
+    (value) => callback?.(null, value),
+    (err: unknown) => callback?.(err),
+  );
+}
+
+/** The session with `cookie.expires` moved to the key's expiry when that is later (the key was touched). */
+function withExpiry(session: SessionData, ttl: number): SessionData {
+  const cookie = session?.cookie as { expires?: string | Date | null } | undefined;
+  if (ttl > 0 && cookie?.expires) {
+    const byKey = Date.now() + ttl;
+    if (!(new Date(cookie.expires).getTime() >= byKey)) cookie.expires = new Date(byKey).toISOString();
+  }
+  return session;
+}
+
+/** The client members `close()` uses on a client the store created. */
+interface OwnedClient extends RedisClientLike {
+  close(): Promise<void>;
+  destroy(): void;
+  unref(): void;
+}
+
+function isRedisUrl(url: unknown): boolean {
+  if (typeof url !== 'string') return false;
+  try {
+    return ['redis:', 'rediss:'].includes(new URL(url).protocol);
+  } catch {
+    return false;
+  }
+}
+
+function reconnectStrategy(retries: number): number {
+  return Math.min(50 * 2 ** retries, MAX_RECONNECT_DELAY) + Math.floor(Math.random() * 100);
+}
+
+/**
+ * A Redis session store for `session.store`, built on `connect-redis@9` and `redis@5` (optional peer
+ * dependencies, loaded on first use: `npm install redis connect-redis`).
+ *
+ * - `redisStore({ url })`: the store opens the connection, and `app.close()` closes it.
+ * - `redisStore({ client })`: the store uses your connected client and leaves it open.
+ *
+ * While Redis is unreachable, requests that need the session get a 503 at once (never a hang), and
+ * they succeed again as soon as the connection is back; nothing crashes.
+ *
+ * @example
+ * SessionModule.forRoot({ session: { secret, store: redisStore({ url: process.env.REDIS_URL! }) } })
+ */
+export function redisStore(options: RedisStoreOptions): RedisSessionStore {
+  const store = new RedisSessionStore(options);
+  ownStore(store, () => store.close());
+  return store;
+}

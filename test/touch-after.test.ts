@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SessionModule } from 'nest-express-session';
+import { startApp, TEST_SECRET } from './support/app.js';
+import type { TestApp } from './support/app.js';
+import { AuthController } from './support/controllers.js';
+import { FaultStore } from './support/fault-store.js';
+import { sleep } from './support/servers.js';
+import { storeKinds } from './support/store-kinds.js';
+
+const REQUESTS = 5;
+
+/** A logged-in client on an app whose store counts its calls. */
+async function setUp(inner: FaultStore['inner'], touchAfter: number | undefined, maxAge: number) {
+  const store = new FaultStore(inner);
+  const t: TestApp = await startApp({
+    imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store, cookie: { maxAge } }, touchAfter })],
+    controllers: [AuthController],
+  });
+  const client = t.client();
+  assert.equal((await client.post('/auth/login', { userId: 'alice' })).status, 200);
+  store.resetCounts();
+  return { store, t, client };
+}
+
+/** Store calls per request over `n` unchanged (read-only) requests. */
+async function unchangedRequests(setup: Awaited<ReturnType<typeof setUp>>, n: number) {
+  const { store, client } = setup;
+  store.resetCounts();
+  for (let i = 0; i < n; i++) {
+    const res = await client.get('/auth/me');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, { userId: 'alice' });
+  }
+  const { get, set, touch, destroy } = store.calls;
+  return { get: get / n, set: set / n, touch: touch / n, destroy: destroy / n, writes: (set + touch) / n };
+}
+
+for (const kind of storeKinds) {
+  describe(`touchAfter on the ${kind.name} store`, { skip: kind.skip }, () => {
+    it(`store writes per unchanged request: 1 without touchAfter, 0 within the window`, async (t) => {
+      const instance = await kind.create(true);
+      const off = await setUp(instance.store!, undefined, 3_600_000);
+      const on = await setUp(instance.store!, 60_000, 3_600_000);
+      try {
+        const without = await unchangedRequests(off, REQUESTS);
+        const within = await unchangedRequests(on, REQUESTS);
+        t.diagnostic(`store calls per unchanged request, touchAfter off: ${JSON.stringify(without)}`);
+        t.diagnostic(`store calls per unchanged request, touchAfter 60000: ${JSON.stringify(within)}`);
+        assert.deepEqual(
+          without,
+          { get: 1, set: 0, touch: 1, destroy: 0, writes: 1 },
+          'express-session touches on every read',
+        );
+        assert.deepEqual(within, { get: 1, set: 0, touch: 0, destroy: 0, writes: 0 }, 'no write within the window');
+      } finally {
+        await off.t.close();
+        await on.t.close();
+        await instance.dispose();
+      }
+    });
+
+    it('once the window has passed, the next unchanged request touches once, then none again', async () => {
+      const instance = await kind.create(true);
+      const s = await setUp(instance.store!, 400, 60_000);
+      try {
+        assert.equal((await unchangedRequests(s, 2)).touch, 0, 'the login save counts as a touch');
+        await sleep(500);
+        const after = await unchangedRequests(s, 1);
+        assert.equal(after.touch, 1, 'a touch once the window has passed');
+        assert.equal((await unchangedRequests(s, 2)).touch, 0, 'and none again within the new window');
+      } finally {
+        await s.t.close();
+        await instance.dispose();
+      }
+    });
+
+    it(
+      'a session in use is never expired early: used every 250 ms for longer than its maxAge, it stays alive',
+      async () => {
+        const instance = await kind.create(true);
+        const maxAge = 2_500;
+        const s = await setUp(instance.store!, 1_000, maxAge);
+        try {
+          const until = Date.now() + maxAge + 1_500;
+          let requests = 0;
+          while (Date.now() < until && requests < 40) {
+            const res = await s.client.get('/auth/me');
+            assert.equal(res.status, 200, `request ${requests} after ${maxAge} ms of use is still logged in`);
+            requests += 1;
+            await sleep(250);
+          }
+          assert.ok(
+            s.store.calls.touch < requests,
+            `fewer touches (${s.store.calls.touch}) than requests (${requests})`,
+          );
+        } finally {
+          await s.t.close();
+          await instance.dispose();
+        }
+      },
+    );
+  });
+}
