@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick | --smoke] [--only=a,b] [--rounds=N] [--duration=S] [--connections=N]
- * [--no-redis] [--no-memory] [--no-soak] [--memory=N,M] [--soak=S] [--profile]`.
+ * [--no-redis] [--no-memory] [--no-soak] [--memory=N,M] [--soak=S] [--counts] [--profile] [--no-pin]`.
  * With --only, the memory and soak parts run only when --memory=... or --soak=... asks for them.
  *
  * Every variant runs in its own server process (out/bench/server.js); each gets a warm-up, then the
@@ -32,12 +32,32 @@ interface Profile {
   connections: number;
   memory: number[];
   soak: number;
+  /** Whether to count async resources per request (a short extra pass per variant). */
+  counts: boolean;
 }
 
 const PROFILES: Record<string, Profile> = {
-  full: { name: 'full', rounds: 5, duration: 4, warmup: 3, connections: 10, memory: [100_000, 1_000_000], soak: 60 },
-  quick: { name: 'quick', rounds: 3, duration: 1, warmup: 1, connections: 10, memory: [100_000], soak: 0 },
-  smoke: { name: 'smoke', rounds: 1, duration: 1, warmup: 1, connections: 4, memory: [10_000], soak: 0 },
+  full: {
+    name: 'full',
+    rounds: 5,
+    duration: 4,
+    warmup: 3,
+    connections: 10,
+    memory: [100_000, 1_000_000],
+    soak: 60,
+    counts: true,
+  },
+  quick: {
+    name: 'quick',
+    rounds: 3,
+    duration: 1,
+    warmup: 1,
+    connections: 10,
+    memory: [100_000],
+    soak: 0,
+    counts: false,
+  },
+  smoke: { name: 'smoke', rounds: 1, duration: 1, warmup: 1, connections: 4, memory: [10_000], soak: 0, counts: false },
 };
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -69,6 +89,7 @@ function profileFromArgs(): Profile {
   if (arg('memory')) p.memory = arg('memory')!.split(',').map(Number);
   if (arg('no-memory') !== undefined) p.memory = [];
   if (arg('no-soak') !== undefined) p.soak = 0;
+  if (arg('counts') !== undefined) p.counts = true;
   return p;
 }
 
@@ -89,8 +110,13 @@ function pinned(cpu: number, command: string, args: string[]): [string, string[]
 
 function setUpPinning(): void {
   if (arg('no-pin') !== undefined || os.platform() !== 'linux' || os.cpus().length < 2) return;
-  const probe = spawnSync('taskset', ['-cp', String(CLIENT_CPU), String(process.pid)], { stdio: 'ignore' });
+  const probe = spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
   pinning = probe.status === 0;
+}
+
+/** Pins this process (autocannon) once the servers are up: children inherit it, and boots run on both cores. */
+function pinSelf(): void {
+  if (pinning) spawnSync('taskset', ['-cp', String(CLIENT_CPU), String(process.pid)], { stdio: 'ignore' });
 }
 
 function freePort(): Promise<number> {
@@ -226,9 +252,8 @@ async function startServer(
 ): Promise<{ child: ChildProcess; url: string }> {
   const args = [SERVER, name, ...(redisUrl ? [redisUrl] : [])];
   const nodeArgs = [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...extraNodeArgs];
-  const [command, commandArgs] = pinned(SERVER_CPU, process.execPath, [...nodeArgs, ...args]);
   const child = track(
-    spawn(command, commandArgs, {
+    spawn(process.execPath, [...nodeArgs, ...args], {
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
       env: { ...process.env, ...env },
     }),
@@ -246,6 +271,8 @@ async function startServer(
       }
     });
   });
+  // Pinned once it listens, so that servers still boot in parallel on both cores.
+  if (pinning && child.pid) spawnSync('taskset', ['-cp', String(SERVER_CPU), String(child.pid)], { stdio: 'ignore' });
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
@@ -621,6 +648,7 @@ async function main(): Promise<void> {
       );
       batch.forEach((info, k) => servers.push({ info, ...started[k], cookies: [] }));
     }
+    pinSelf();
     for (const server of servers) server.cookies = await makeCookies(server, server.info, profile.connections);
     log(`${servers.length} servers up; warming up`);
     for (const server of servers) await cannon(server, profile.warmup, profile.connections);
@@ -663,7 +691,7 @@ async function main(): Promise<void> {
       }
     }
     // Async resources per request: not timed, a short pass with a counting hook in each server.
-    for (const server of servers) {
+    for (const server of profile.counts ? servers : []) {
       await ask(server.child, 'count-start');
       await cannon(server, 1, profile.connections);
       const counts = await ask<{ requests: number; types: Record<string, number> }>(server.child, 'count-stop');
