@@ -6,10 +6,10 @@ import type { SessionData, Store } from 'express-session';
 import { ALLOW_ANONYMOUS_KEY, SESSION_MODULE_OPTIONS } from './session.constants.js';
 import type { RequestSession } from './interfaces/index.js';
 import { requestOf } from './request.util.js';
-import { assertSessionLoaded } from './session-availability.guard.js';
 import { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
 import { defaultIsAuthenticated } from './session.options.js';
 import type { ResolvedSessionModuleOptions } from './session.options.js';
+import { assertSessionLoaded } from './session-request.js';
 
 /** Lets a handler or controller through `AuthenticatedGuard` (for example when the guard is global). */
 export const AllowAnonymous = (): CustomDecorator<string> => SetMetadata(ALLOW_ANONYMOUS_KEY, true);

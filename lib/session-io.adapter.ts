@@ -51,7 +51,7 @@ export class SessionIoAdapter extends IoAdapter {
     const server = super.createIOServer(port, options);
     // express-session alone: socket.io answers its requests before Express, so no request context is open,
     // and none is opened for the socket's later life (SessionService belongs to HTTP requests).
-    const session = this.sessionRuntime().sessionOnly;
+    const session = this.sessionRuntime().handshake;
     server.engine.use((req: HandshakeRequest, res: Response, next: NextFunction) => {
       // engine.io runs its middleware on every request of a connection (each long-poll too); the session
       // is loaded once, on the handshake, the only request without a `sid` in its query.

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { storeUnavailable } from './session.errors.js';
 
 const STATE = Symbol.for('nest-express-session:request-state');
 
@@ -36,4 +37,10 @@ export function initSessionState(req: Request): SessionRequestState {
   const state: SessionRequestState = {};
   (req as StatefulRequest)[STATE] = state;
   return state;
+}
+
+/** Throws the 503 when the session middleware could not load this request's session. */
+export function assertSessionLoaded(req: Request): void {
+  const failure = sessionState(req)?.failure;
+  if (failure !== undefined) throw storeUnavailable(failure);
 }

@@ -2,7 +2,7 @@ import { createParamDecorator } from '@nestjs/common';
 import type { ExecutionContext } from '@nestjs/common';
 import type { SessionData } from 'express-session';
 import { requestOf } from './request.util.js';
-import { assertSessionLoaded } from './session-availability.guard.js';
+import { assertSessionLoaded } from './session-request.js';
 
 const sessionParam = createParamDecorator((key: string | undefined, context: ExecutionContext) => {
   const req = requestOf(context);

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { HttpException, Logger } from '@nestjs/common';
 import type { CipherKey } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import expressSession from 'express-session';
@@ -9,7 +9,8 @@ import { cookieValues, idOf, mayRepeat, signId, signerOf } from './session-cooki
 import { initSessionState, sessionState } from './session-request.js';
 import type { SessionRequestState } from './session-request.js';
 import { GuardedStore, describe } from './stores/guarded-store.js';
-import { serialise } from './stores/session-record.js';
+import { isDirty, serialise } from './stores/session-record.js';
+import { storeUnavailable, unserialisableSession } from './session.errors.js';
 
 const logger = new Logger('SessionModule');
 
@@ -20,6 +21,8 @@ export interface SessionRuntime {
   middleware: RequestHandler;
   /** express-session alone, for routes picked by forRoutes/exclude. */
   sessionOnly: RequestHandler;
+  /** express-session on a socket.io handshake: a failure is marked on the request, not answered. */
+  handshake: RequestHandler;
   /** The request context alone, mounted for every route beside `sessionOnly`. */
   openContext: RequestHandler;
   context: ContextSwitch;
@@ -29,11 +32,11 @@ type Step = (req: Request, res: Response, next: NextFunction) => void;
 
 /**
  * Builds express-session over the guarded store, and around it the module's own middleware. Before
- * express-session: of two cookies with the session's name, the live one is used. After it: a store
- * failure marks the request (the availability guard answers it with a 503) instead of reaching Express's
- * error handler; a cookie signed with an older secret is signed again with the newest; a session that
- * cannot be serialised is dropped before express-session would choke on it; errors express-session
- * reports after the response are logged, never passed on (Express would destroy the socket).
+ * express-session: of two cookies with the session's name, the live one is used. After it: a session that
+ * could not be loaded is answered with the 503 at once (never Express's error handler, never the handler);
+ * a cookie signed with an older secret is signed again with the newest; a changed session is saved before
+ * the response ends; errors express-session reports after the response are logged, never passed on
+ * (Express would destroy the socket).
  */
 export function createSessionRuntime(options: ResolvedSessionModuleOptions): SessionRuntime {
   const store = new GuardedStore(options.session.store, {
@@ -66,7 +69,8 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
     else next();
   };
 
-  const load = (req: Request, res: Response, next: NextFunction, andThen: Step): void => {
+  /** `andThen` undefined: a socket.io handshake, which has no response of its own to answer or commit. */
+  const load = (req: Request, res: Response, next: NextFunction, andThen?: Step): void => {
     const state = initSessionState(req);
     let continued = false;
     session(req, res, (err?: unknown) => {
@@ -76,11 +80,17 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
       }
       continued = true;
       if (err) {
+        // R10, R13: answered here, before any guard or handler runs; never Express's error handler.
         state.failure = err;
         logger.error(`Session could not be loaded: ${describe(err)}`);
-      } else if (req.session) {
+        if (andThen) sendError(res, storeUnavailable(err));
+        else next();
+        return;
+      }
+      if (!andThen) return next();
+      if (req.session) {
         if (secrets.length > 1) resign(req, res);
-        guardEnd(req, res, state);
+        commitBeforeEnd(req, res, state);
       }
       andThen(req, res, next);
     });
@@ -134,29 +144,55 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
     store,
     middleware: withSession(openContext),
     sessionOnly: withSession((_req, _res, next) => next()),
+    handshake: (req, res, next) => load(req, res, next),
     openContext,
     context,
   };
 }
 
 /**
- * R15, for responses the commit interceptor did not see (`@Res()` handlers, errors, unmatched routes):
- * a session that cannot be serialised would make express-session's `res.end` throw and the socket hang,
- * so it is dropped (and logged) first.
+ * R12 and R15: when the response ends, a changed session is saved first, while the status can still
+ * change. A failed save turns the response into the 503 (not a 2xx for data never stored); a value that
+ * cannot be serialised turns it into a clear 500 that completes at once (express-session's own `res.end`
+ * would throw and leave the socket hanging). The session is then dropped so nothing saves it later.
+ * A response whose headers are already out (streamed with `res.write`) ends as express-session ends it.
  */
-function guardEnd(req: Request, res: Response, state: SessionRequestState): void {
+function commitBeforeEnd(req: Request, res: Response, state: SessionRequestState): void {
   const end = res.end;
-  res.end = function (this: Response, ...args: Parameters<Response['end']>) {
-    if (!state.committed && req.session) {
-      try {
-        serialise(req.session);
-      } catch (err) {
-        logger.error(
-          `The session holds a value that cannot be serialised; this request's changes were dropped: ${describe(err)}`,
-        );
-        req.session = undefined as never;
-      }
+  res.end = function (this: Response, ...args: unknown[]) {
+    const session = req.session;
+    if (state.committed || !session || res.headersSent) return end.apply(this, args as never);
+    state.committed = true;
+    let values: Map<string, string>;
+    try {
+      values = serialise(session);
+    } catch (err) {
+      req.session = undefined as never;
+      logger.error(`The session holds a value that cannot be serialised: ${describe(err)}`);
+      return replaceBody(res, end, unserialisableSession(err));
     }
-    return end.apply(this, args);
+    if (!isDirty(state.snapshot, session.id, values)) return end.apply(this, args as never);
+    session.save((err?: unknown) => {
+      if (!err) return void end.apply(res, args as never);
+      req.session = undefined as never;
+      logger.error(`Session could not be saved; the response is a 503: ${describe(err)}`);
+      replaceBody(res, end, err instanceof HttpException ? err : storeUnavailable(err));
+    });
+    return res;
   } as Response['end'];
+}
+
+/** Answers with a Nest HTTP error's status and JSON body (the body Nest's default filter writes). */
+function sendError(res: Response, error: HttpException): void {
+  replaceBody(res, res.end, error);
+}
+
+function replaceBody(res: Response, end: Response['end'], error: HttpException): Response {
+  const body = JSON.stringify(error.getResponse());
+  res.statusCode = error.getStatus();
+  for (const header of ['ETag', 'Content-Encoding', 'Last-Modified']) res.removeHeader(header);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  end.call(res, body, 'utf8');
+  return res;
 }

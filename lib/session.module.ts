@@ -1,6 +1,6 @@
 import { Inject, Module, RequestMethod } from '@nestjs/common';
 import type { MiddlewareConsumer, NestModule, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
+import { HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import { AuthenticatedGuard } from './authenticated.guard.js';
 import { SESSION_MODULE_OPTIONS, SESSION_RAW_OPTIONS, SESSION_RUNTIME } from './session.constants.js';
 import { ConfigurableModuleClass } from './session.module-definition.js';
@@ -8,8 +8,6 @@ import { createSessionRuntime } from './session.middleware.js';
 import type { SessionRuntime } from './session.middleware.js';
 import { closeOwnedStore, resolveOptions } from './session.options.js';
 import type { ResolvedSessionModuleOptions } from './session.options.js';
-import { SessionAvailabilityGuard } from './session-availability.guard.js';
-import { SessionCommitInterceptor } from './session-commit.interceptor.js';
 import { SessionService } from './session.service.js';
 import { SessionHealthIndicator } from './session.health.js';
 import { findDependant } from './service-usage.js';
@@ -23,8 +21,6 @@ import { findDependant } from './service-usage.js';
   providers: [
     { provide: SESSION_MODULE_OPTIONS, useFactory: resolveOptions, inject: [SESSION_RAW_OPTIONS] },
     { provide: SESSION_RUNTIME, useFactory: createSessionRuntime, inject: [SESSION_MODULE_OPTIONS] },
-    { provide: APP_GUARD, useClass: SessionAvailabilityGuard },
-    { provide: APP_INTERCEPTOR, useClass: SessionCommitInterceptor },
     SessionService,
     AuthenticatedGuard,
     SessionHealthIndicator,

@@ -144,7 +144,9 @@ function checkProduction(session: ResolvedSessionModuleOptions['session'], optio
     throw new Error(`SessionModule refused to start in production:\n- ${problems.join('\n- ')}`);
   }
   if (/(^|[\s,])(express-session|\*)([\s,]|$)/.test(process.env.DEBUG ?? '')) {
-    logger.warn('DEBUG enables express-session\'s debug output, which prints raw session ids and cookies: turn it off in production.');
+    logger.warn(
+      "DEBUG enables express-session's debug output, which prints raw session ids and cookies: turn it off in production.",
+    );
   }
   if (session.store instanceof EmbeddedStore && !options.embeddedStore?.allowInProduction) {
     logger.warn(

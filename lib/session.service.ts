@@ -6,8 +6,7 @@ import { storeUnavailable } from './session.errors.js';
 import type { RequestSession } from './interfaces/index.js';
 import type { ResolvedSessionModuleOptions } from './session.options.js';
 import { contextEnabled, sessionContext } from './session-context.js';
-import { sessionState } from './session-request.js';
-import { assertSessionLoaded } from './session-availability.guard.js';
+import { assertSessionLoaded, sessionState } from './session-request.js';
 
 /** Keys of the session data, as `@Session('key')` and `SessionService.get()` accept them. */
 export type SessionKey = keyof SessionData;
