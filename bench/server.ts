@@ -165,14 +165,6 @@ async function build(variant: string, redisUrl: string | undefined): Promise<Bui
         root: rootModule([], NestSessionController, [{ provide: APP_INTERCEPTOR, useClass: NoopInterceptor }]),
         main: rawMain(embedded()),
       };
-    case 'raw-enhancers':
-      return {
-        root: rootModule([], NestSessionController, [
-          { provide: APP_GUARD, useClass: NoopGuard },
-          { provide: APP_INTERCEPTOR, useClass: NoopInterceptor },
-        ]),
-        main: rawMain(embedded()),
-      };
     case 'module':
       return { root: rootModule([SessionModule.forRoot(moduleOptions())], ModuleController) };
     case 'module-forroutes':
