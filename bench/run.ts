@@ -793,10 +793,13 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${md}\n`);
   mkdirSync(RESULTS, { recursive: true });
   const stamp = report.date.replace(/[:.]/g, '-');
-  writeFileSync(`${RESULTS}${stamp}-${profile.name}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(`${RESULTS}${stamp}-${profile.name}.md`, `${md}\n`);
-  writeFileSync(`${RESULTS}latest-${profile.name}.md`, `${md}\n`);
-  log(`results: bench/results/${stamp}-${profile.name}.{json,md} (${Math.round(report.elapsedSeconds)} s)`);
+  // A run with a profile's settings changed is not that profile's run: it is filed as "custom".
+  const tuned = ['only', 'rounds', 'duration', 'warmup', 'connections', 'no-redis'].some((k) => arg(k) !== undefined);
+  const label = tuned ? 'custom' : profile.name;
+  writeFileSync(`${RESULTS}${stamp}-${label}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(`${RESULTS}${stamp}-${label}.md`, `${md}\n`);
+  writeFileSync(`${RESULTS}latest-${label}.md`, `${md}\n`);
+  log(`results: bench/results/${stamp}-${label}.{json,md} (${Math.round(report.elapsedSeconds)} s)`);
 
   const bad = report.variants.filter((v) => v.samples.some((s) => s.non2xx > 0 || s.errors > 0));
   if (bad.length) {
