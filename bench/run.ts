@@ -39,8 +39,8 @@ interface Profile {
 const PROFILES: Record<string, Profile> = {
   full: {
     name: 'full',
-    rounds: 5,
-    duration: 4,
+    rounds: 10,
+    duration: 2,
     warmup: 3,
     connections: 10,
     memory: [100_000, 1_000_000],
