@@ -536,18 +536,21 @@ function markdown(r: Report): string {
   out.push('### Variants (medians over rounds)', '');
   out.push(
     table(
-      ['variant', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'promises/req', 'req/s per round', 'Redis cmds/req'],
+      ['variant', 'req/s', 'min–max', 'p50 ms', 'p99 ms', 'CPU µs/req', 'promises/req', 'Redis cmds/req'],
       r.variants.map((v) => [
         `${v.name}: ${v.label}`,
         v.skipped ? `skipped (${v.skipped})` : v.pending ? `pending (${v.pending})` : fmt(v.rps),
+        v.samples.length
+          ? `${fmt(Math.min(...v.samples.map((x) => x.rps)))}–${fmt(Math.max(...v.samples.map((x) => x.rps)))}`
+          : '',
         fmt(v.p50, 1),
         fmt(v.p99, 1),
         fmt(v.cpuUs),
         v.asyncPerRequest ? asyncCell(v.asyncPerRequest) : '',
-        v.samples.map((s) => fmt(s.rps)).join(' '),
         v.commandsPerRequest === undefined
           ? ''
           : `${fmt(v.commandsPerRequest, 2)} (${Object.entries(v.commandBreakdown ?? {})
+              .filter(([, n]) => n >= 0.005)
               .map(([c, n]) => `${c} ${fmt(n, 2)}`)
               .join(', ')})`,
       ]),
