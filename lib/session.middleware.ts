@@ -3,7 +3,8 @@ import type { CipherKey } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import expressSession from 'express-session';
 import type { ResolvedSessionModuleOptions } from './session.options.js';
-import { sessionContext } from './session-context.js';
+import { registerContextSwitch, sessionContext } from './session-context.js';
+import type { ContextSwitch } from './session-context.js';
 import { cookieValues, idOf, mayRepeat, signId, signerOf } from './session-cookie.js';
 import { initSessionState, sessionState } from './session-request.js';
 import type { SessionRequestState } from './session-request.js';
@@ -12,11 +13,6 @@ import { isDirty, serialise } from './stores/session-record.js';
 import { storeUnavailable, unserialisableSession } from './session.errors.js';
 
 const logger = new Logger('SessionModule');
-
-/** Whether requests run inside the AsyncLocalStorage context that SessionService reads. */
-export interface ContextSwitch {
-  enabled: boolean;
-}
 
 /** The store wrapper and the middleware built from the resolved options (internal). */
 export interface SessionRuntime {
@@ -64,7 +60,9 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
   const name = options.session.name ?? 'connect.sid';
   const secret = options.session.secret;
   const secrets: CipherKey[] = Array.isArray(secret) ? secret : [secret];
-  const context: ContextSwitch = { enabled: true };
+  // Off until SessionModule finds, at startup, something that injects SessionService.
+  const context: ContextSwitch = { enabled: false };
+  registerContextSwitch(options, context);
 
   const openContext: Step = (req, _res, next) => {
     if (context.enabled) sessionContext.run(req, next);

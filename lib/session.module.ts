@@ -1,6 +1,6 @@
 import { Inject, Module, RequestMethod } from '@nestjs/common';
-import type { MiddlewareConsumer, NestModule, OnApplicationShutdown } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import type { MiddlewareConsumer, NestModule, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import { AuthenticatedGuard } from './authenticated.guard.js';
 import { SESSION_MODULE_OPTIONS, SESSION_RAW_OPTIONS, SESSION_RUNTIME } from './session.constants.js';
 import { ConfigurableModuleClass } from './session.module-definition.js';
@@ -10,6 +10,7 @@ import { closeOwnedStore, resolveOptions } from './session.options.js';
 import type { ResolvedSessionModuleOptions } from './session.options.js';
 import { SessionService } from './session.service.js';
 import { SessionHealthIndicator } from './session.health.js';
+import { findDependant } from './service-usage.js';
 
 /**
  * Configures express-session through Nest's dependency injection and mounts it.
@@ -26,11 +27,12 @@ import { SessionHealthIndicator } from './session.health.js';
   ],
   exports: [SESSION_MODULE_OPTIONS, SessionService, AuthenticatedGuard, SessionHealthIndicator],
 })
-export class SessionModule extends ConfigurableModuleClass implements NestModule, OnApplicationShutdown {
+export class SessionModule extends ConfigurableModuleClass implements NestModule, OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(SESSION_MODULE_OPTIONS) private readonly options: ResolvedSessionModuleOptions,
     @Inject(SESSION_RUNTIME) private readonly runtime: SessionRuntime,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly modules: ModulesContainer,
   ) {
     super();
   }
@@ -57,6 +59,15 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
     const proxy = consumer.apply(this.runtime.sessionOnly);
     const routes = forRoutes?.length ? forRoutes : [{ path: '{*path}', method: RequestMethod.ALL }];
     (exclude?.length ? proxy.exclude(...exclude) : proxy).forRoutes(...routes);
+  }
+
+  /**
+   * Opens the request context for SessionService only if something in the app injects it: the context
+   * costs every request (Node 20 turns on promise hooks for it), and an app that never uses the service
+   * should not pay. Runs after every module's `configure()`, so middleware classes are seen too.
+   */
+  onModuleInit(): void {
+    this.runtime.context.enabled = findDependant(this.modules, SessionService) !== undefined;
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -5,7 +5,7 @@ import { SESSION_MODULE_OPTIONS } from './session.constants.js';
 import { storeUnavailable } from './session.errors.js';
 import type { RequestSession } from './interfaces/index.js';
 import type { ResolvedSessionModuleOptions } from './session.options.js';
-import { sessionContext } from './session-context.js';
+import { contextEnabled, sessionContext } from './session-context.js';
 import { assertSessionLoaded, sessionState } from './session-request.js';
 
 /** Keys of the session data, as `@Session('key')` and `SessionService.get()` accept them. */
@@ -16,6 +16,12 @@ export interface RegenerateOptions {
   /** Keys carried over from the old session into the new one; everything else is dropped. */
   keep?: SessionKey[];
 }
+
+const NO_CONTEXT =
+  'SessionService was reached without a request context. SessionModule opens that context only when, at startup, ' +
+  'a provider, controller, guard, interceptor, pipe, filter or middleware declares SessionService (or a subclass) ' +
+  'as a constructor or @Inject() property dependency, and none does in this app: inject it that way instead of ' +
+  'getting it through ModuleRef, app.get() or a module loaded lazily after startup.';
 
 const OUTSIDE_REQUEST =
   'SessionService was used outside an HTTP request: call it from a controller, guard, interceptor or a provider ' +
@@ -136,7 +142,7 @@ export class SessionService {
 
   private request(): Request {
     const req = sessionContext.getStore();
-    if (!req) throw new Error(OUTSIDE_REQUEST);
+    if (!req) throw new Error(contextEnabled(this.options) ? OUTSIDE_REQUEST : NO_CONTEXT);
     if (!sessionState(req)) {
       throw new Error(
         `This route (${req.method} ${req.path}) has no session: it is excluded by the SessionModule's forRoutes/exclude options.`,

@@ -168,6 +168,12 @@ export class GuardedStore extends Store {
       return;
     }
     const state = requestState(session);
+    if (state?.snapshot?.sid === sid && state.snapshot.written) {
+      // Written by this request (the commit before the response): that write set the new expiry, so the
+      // touch express-session sends at the end would be a second store round trip for nothing.
+      done();
+      return;
+    }
     if (this.options.idleTimeout && state?.snapshot?.sid === sid && state.snapshot.stored) {
       // The idle timeout reads the last-seen time in the record, which a plain touch does not write.
       const values = state.snapshot.values;
@@ -291,14 +297,11 @@ export class GuardedStore extends Store {
       return;
     }
     let settled = false;
-    const timer = setTimeout(() => {
-      settled = true;
-      callback?.(new StoreTimeoutError(operation, this.options.timeout));
-    }, this.options.timeout);
+    let timer: NodeJS.Timeout | undefined;
     const done: Callback<T> = (err, value) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
       callback?.(err ?? null, value);
     };
     try {
@@ -309,6 +312,14 @@ export class GuardedStore extends Store {
       }
     } catch (err) {
       done(err);
+    }
+    // Armed only for a store that has not answered yet: one answering at once (the embedded store,
+    // MemoryStore) cannot hang, and a timer per call was a measurable part of each request's cost.
+    if (!settled) {
+      timer = setTimeout(() => {
+        settled = true;
+        callback?.(new StoreTimeoutError(operation, this.options.timeout));
+      }, this.options.timeout);
     }
   }
 
