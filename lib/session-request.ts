@@ -23,6 +23,8 @@ export interface SessionRequestState {
   createdAt?: number;
   /** Set once the session was checked before the response (serialisable, saved if changed). */
   committed?: boolean;
+  /** The values just serialised by the commit, for the store write it starts at once (not serialised twice). */
+  pending?: Map<string, string>;
 }
 
 type StatefulRequest = Request & { [STATE]?: SessionRequestState };

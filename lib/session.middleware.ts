@@ -172,6 +172,7 @@ function commitBeforeEnd(req: Request, res: Response, state: SessionRequestState
       return replaceBody(res, end, unserialisableSession(err));
     }
     if (!isDirty(state.snapshot, session.id, values)) return end.apply(this, args as never);
+    state.pending = values;
     session.save((err?: unknown) => {
       if (!err) return void end.apply(res, args as never);
       req.session = undefined as never;

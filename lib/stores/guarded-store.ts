@@ -52,7 +52,7 @@ export class GuardedStore extends Store {
   /** Sessions written or touched within the last `touchAfter` ms by this process. */
   private readonly fresh?: LRUCache<string, true>;
   /** The write in progress per session id: writes of one session run one after another. */
-  private readonly writing = new Map<string, Promise<void>>();
+  private readonly writing = new Map<string, (() => void)[]>();
 
   constructor(
     readonly inner: Store,
@@ -115,11 +115,12 @@ export class GuardedStore extends Store {
     const state = requestState(session);
     let values: Map<string, string>;
     try {
-      values = serialise(session);
+      values = state?.pending ?? serialise(session);
     } catch (err) {
       done(unserialisableSession(err));
       return;
     }
+    if (state) state.pending = undefined;
     const snapshot = state?.snapshot?.sid === sid ? state.snapshot : undefined;
     if (snapshot?.written && sameValues(snapshot.values, values)) {
       // Written by this request already: express-session saving again at the end adds nothing.
@@ -271,18 +272,22 @@ export class GuardedStore extends Store {
 
   /** Runs store work for one session id after the work already queued for it. */
   private serialised(sid: string, callback: Callback, work: (finish: Callback) => void): void {
-    const previous = this.writing.get(sid);
-    let release!: () => void;
-    const current = new Promise<void>((resolve) => (release = resolve));
-    this.writing.set(sid, current);
     const start = (): void =>
       work((err) => {
-        if (this.writing.get(sid) === current) this.writing.delete(sid);
-        release();
+        // Hand over to the next queued work for this id, or close the queue.
+        const queue = this.writing.get(sid)!;
+        const next = queue.shift();
+        if (next) process.nextTick(next);
+        else this.writing.delete(sid);
         callback(err);
       });
-    if (previous) void previous.then(start);
-    else start();
+    const queue = this.writing.get(sid);
+    if (queue) {
+      queue.push(start);
+      return;
+    }
+    this.writing.set(sid, []);
+    start();
   }
 
   /** Calls the store once: fails fast while disconnected, turns throws into errors, enforces the deadline. */
