@@ -8,7 +8,8 @@ import type { ContextSwitch } from './session-context.js';
 import { cookieValues, idOf, mayRepeat, signId, signerOf } from './session-cookie.js';
 import { initSessionState, sessionState } from './session-request.js';
 import type { SessionRequestState } from './session-request.js';
-import { GuardedStore, describe } from './stores/guarded-store.js';
+import { GuardedStore } from './stores/guarded-store.js';
+import { describe } from './stores/store-call.js';
 import { isDirty, serialise } from './stores/session-record.js';
 import { storeUnavailable, unserialisableSession } from './session.errors.js';
 

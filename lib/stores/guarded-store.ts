@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Request } from 'express';
 import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
 import { LRUCache } from 'lru-cache';
 import { StoreDisconnectedError, StoreTimeoutError, unserialisableSession } from '../session.errors.js';
+import { callStore, describe, hashId, KeyedQueue } from './store-call.js';
+import type { Callback } from './store-call.js';
 import { sessionState } from '../session-request.js';
 import type { SessionRequestState } from '../session-request.js';
 import { mergeChanges, recordProblem, sameValues, serialise, takeMeta, toRecord } from './session-record.js';
@@ -22,19 +23,8 @@ export interface GuardedStoreOptions extends RecordLimits {
 /** Most session ids whose last touch this process remembers for `touchAfter`; past it, a touch is merely not saved. */
 const TOUCH_MEMORY = 100_000;
 
-type Callback<T = void> = (err?: unknown, value?: T) => void;
 type Data = Record<string, unknown>;
 type SessionRequest = Parameters<Store['regenerate']>[0];
-
-/** A short, irreversible name for a session id, fit for logs. */
-export function hashId(sid: string): string {
-  return createHash('sha256').update(sid).digest('hex').slice(0, 12);
-}
-
-/** An error's name and message, never its stack. */
-export function describe(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-}
 
 /**
  * The store express-session talks to. It forwards every call to the user's store and adds what
@@ -51,8 +41,8 @@ export class GuardedStore extends Store {
   private connected = true;
   /** Sessions written or touched within the last `touchAfter` ms by this process. */
   private readonly fresh?: LRUCache<string, true>;
-  /** The write in progress per session id: writes of one session run one after another. */
-  private readonly writing = new Map<string, (() => void)[]>();
+  /** Writes of one session id run one after another. */
+  private readonly writes = new KeyedQueue();
 
   constructor(
     readonly inner: Store,
@@ -147,14 +137,14 @@ export class GuardedStore extends Store {
       );
       return;
     }
-    this.serialised(sid, done, (finish) =>
+    this.writes.run(sid, done, (finish) =>
       this.mergeWrite(sid, session, snapshot.values, values, meta, remember, finish),
     );
   }
 
   override destroy(sid: string, callback?: Callback): void {
     this.fresh?.delete(sid);
-    this.serialised(sid, callback ?? (() => undefined), (finish) =>
+    this.writes.run(sid, callback ?? (() => undefined), (finish) =>
       this.call('destroy', (cb) => this.inner.destroy(sid, cb), finish),
     );
   }
@@ -179,7 +169,7 @@ export class GuardedStore extends Store {
       const values = state.snapshot.values;
       const meta: RecordMeta = { createdAt: state.createdAt || Date.now(), lastSeen: Date.now() };
       const remember = (): void => void this.fresh?.set(sid, true);
-      this.serialised(sid, done, (finish) => this.mergeWrite(sid, session, values, values, meta, remember, finish));
+      this.writes.run(sid, done, (finish) => this.mergeWrite(sid, session, values, values, meta, remember, finish));
       return;
     }
     if (typeof this.inner.touch !== 'function') {
@@ -270,57 +260,13 @@ export class GuardedStore extends Store {
     );
   }
 
-  /** Runs store work for one session id after the work already queued for it. */
-  private serialised(sid: string, callback: Callback, work: (finish: Callback) => void): void {
-    const start = (): void =>
-      work((err) => {
-        // Hand over to the next queued work for this id, or close the queue.
-        const queue = this.writing.get(sid)!;
-        const next = queue.shift();
-        if (next) process.nextTick(next);
-        else this.writing.delete(sid);
-        callback(err);
-      });
-    const queue = this.writing.get(sid);
-    if (queue) {
-      queue.push(start);
-      return;
-    }
-    this.writing.set(sid, []);
-    start();
-  }
-
   /** Calls the store once: fails fast while disconnected, turns throws into errors, enforces the deadline. */
   private call<T>(operation: string, invoke: (cb: Callback<T>) => void, callback?: Callback<T>): void {
     if (!this.connected) {
       callback?.(new StoreDisconnectedError());
       return;
     }
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const done: Callback<T> = (err, value) => {
-      if (settled) return;
-      settled = true;
-      if (timer !== undefined) clearTimeout(timer);
-      callback?.(err ?? null, value);
-    };
-    try {
-      const result: unknown = invoke(done);
-      // Some stores return a promise as well as (or instead of) calling back.
-      if (result && typeof (result as Promise<unknown>).catch === 'function') {
-        (result as Promise<unknown>).catch((err: unknown) => done(err ?? new Error(`store ${operation} failed`)));
-      }
-    } catch (err) {
-      done(err);
-    }
-    // Armed only for a store that has not answered yet: one answering at once (the embedded store,
-    // MemoryStore) cannot hang, and a timer per call was a measurable part of each request's cost.
-    if (!settled) {
-      timer = setTimeout(() => {
-        settled = true;
-        callback?.(new StoreTimeoutError(operation, this.options.timeout));
-      }, this.options.timeout);
-    }
+    callStore(operation, this.options.timeout, invoke, callback);
   }
 
   /** A record that is not a session, or has expired, is removed and read as "no session". */
