@@ -43,12 +43,19 @@ export class GuardedStore extends Store {
   private readonly fresh?: LRUCache<string, true>;
   /** Writes of one session id run one after another. */
   private readonly writes = new KeyedQueue();
+  /** What a loaded record is checked against; fixed for the store's life. */
+  private readonly limits: RecordLimits;
 
   constructor(
     readonly inner: Store,
     private readonly options: GuardedStoreOptions,
   ) {
     super();
+    this.limits = {
+      idleTimeout: options.idleTimeout,
+      absoluteTimeout: options.absoluteTimeout,
+      cookieExpiry: typeof inner.touch !== 'function',
+    };
     if (options.touchAfter > 0) this.fresh = new LRUCache<string, true>({ max: TOUCH_MEMORY, ttl: options.touchAfter });
     inner.on('disconnect', () => {
       this.connected = false;
@@ -272,7 +279,7 @@ export class GuardedStore extends Store {
   /** A record that is not a session, or has expired, is removed and read as "no session". */
   private usable(sid: string, record: Data | null | undefined): Data | null {
     if (record == null) return null;
-    const problem = recordProblem(record, { ...this.options, cookieExpiry: typeof this.inner.touch !== 'function' });
+    const problem = recordProblem(record, this.limits);
     if (problem === undefined) return record;
     if (problem !== 'expired') {
       this.logger.warn(`Session ${hashId(sid)} had a corrupt record (${problem}); it was replaced by a new session`);
