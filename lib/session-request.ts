@@ -11,6 +11,8 @@ export interface SessionSnapshot {
   stored: boolean;
   /** Whether this request already wrote these values. */
   written: boolean;
+  /** The store's revision of the record as this request read or wrote it (in-process stores only). */
+  revision?: unknown;
 }
 
 /** What the module recorded about one request (internal). */
@@ -19,10 +21,14 @@ export interface SessionRequestState {
   failure?: unknown;
   /** The session as loaded or last written, to find what this request changed. */
   snapshot?: SessionSnapshot;
+  /** The id of the session loaded for the request's cookie: the one express-session touches when unchanged. */
+  loadedId?: string;
   /** When the loaded session was created (the module's own timestamp in the record). */
   createdAt?: number;
   /** Set once the session was checked before the response (serialisable, saved if changed). */
   committed?: boolean;
+  /** Set once the module has saved or touched the session itself: the response ends without express-session's end. */
+  ended?: boolean;
   /** The values just serialised by the commit, for the store write it starts at once (not serialised twice). */
   pending?: Map<string, string>;
 }

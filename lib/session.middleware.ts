@@ -59,6 +59,8 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
     }
   };
   const name = options.session.name ?? 'connect.sid';
+  // With resave, express-session saves every session at the end, changed or not: its end then stays in charge.
+  const plainEnd = options.session.resave !== true;
   const secret = options.session.secret;
   const secrets: CipherKey[] = Array.isArray(secret) ? secret : [secret];
   // Off until SessionModule finds, at startup, something that injects SessionService.
@@ -73,6 +75,9 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
   /** `andThen` undefined: a socket.io handshake, which has no response of its own to answer or commit. */
   const load = (req: Request, res: Response, next: NextFunction, andThen?: Step): void => {
     const state = initSessionState(req);
+    // res.end before express-session wraps it: once the module has saved or touched the session itself,
+    // express-session's end has nothing left to do but hash the session twice more.
+    const rawEnd = res.end;
     let continued = false;
     session(req, res, (err?: unknown) => {
       if (continued) {
@@ -91,7 +96,8 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
       if (!andThen) return next();
       if (req.session) {
         if (secrets.length > 1) resign(req, res);
-        commitBeforeEnd(req, res, state);
+        if (state.snapshot?.stored) state.loadedId = req.sessionID;
+        commitBeforeEnd(req, res, state, rawEnd, plainEnd, store);
       }
       andThen(req, res, next);
     });
@@ -157,12 +163,26 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
  * cannot be serialised turns it into a clear 500 that completes at once (express-session's own `res.end`
  * would throw and leave the socket hanging). The session is then dropped so nothing saves it later.
  * A response whose headers are already out (streamed with `res.write`) ends as express-session ends it.
+ *
+ * Once the module has saved the changed session, or touched an unchanged session loaded for this cookie,
+ * the response ends through `rawEnd` (res.end as it was before express-session wrapped it): express-session's
+ * end would only hash the session again to find it has nothing to do. Every other case (no session, a new
+ * session it may save uninitialised, `resave`) ends through express-session's end as before.
  */
-function commitBeforeEnd(req: Request, res: Response, state: SessionRequestState): void {
+function commitBeforeEnd(
+  req: Request,
+  res: Response,
+  state: SessionRequestState,
+  rawEnd: Response['end'],
+  plainEnd: boolean,
+  store: GuardedStore,
+): void {
   const end = res.end;
   res.end = function (this: Response, ...args: unknown[]) {
     const session = req.session;
-    if (state.committed || !session || res.headersSent) return end.apply(this, args as never);
+    if (state.committed || !session || res.headersSent) {
+      return (state.ended ? rawEnd : end).apply(this, args as never);
+    }
     state.committed = true;
     let values: Map<string, string>;
     try {
@@ -172,14 +192,30 @@ function commitBeforeEnd(req: Request, res: Response, state: SessionRequestState
       logger.error(`The session holds a value that cannot be serialised: ${describe(err)}`);
       return replaceBody(res, end, unserialisableSession(err));
     }
-    if (!isDirty(state.snapshot, session.id, values)) return end.apply(this, args as never);
+    if (!isDirty(state.snapshot, session.id, values)) {
+      if (!plainEnd || state.loadedId !== session.id) return end.apply(this, args as never);
+      // Unchanged and loaded for this cookie: express-session would renew the expiry and touch the store.
+      state.ended = true;
+      session.touch();
+      store.touch(session.id, session, (err?: unknown) => {
+        if (err) logger.error(`Session could not be touched: ${describe(err)}`);
+        rawEnd.apply(res, args as never);
+      });
+      return res;
+    }
     state.pending = values;
-    session.save((err?: unknown) => {
-      if (!err) return void end.apply(res, args as never);
+    const saved = (err?: unknown): void => {
+      if (!err) {
+        state.ended = plainEnd;
+        return void (plainEnd ? rawEnd : end).apply(res, args as never);
+      }
       req.session = undefined as never;
       logger.error(`Session could not be saved; the response is a 503: ${describe(err)}`);
       replaceBody(res, end, err instanceof HttpException ? err : storeUnavailable(err));
-    });
+    };
+    // session.save() also records the saved state in express-session, which only its own end reads.
+    if (plainEnd) store.set(session.id, session, saved);
+    else session.save(saved);
     return res;
   } as Response['end'];
 }

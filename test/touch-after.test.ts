@@ -75,6 +75,30 @@ for (const kind of storeKinds) {
       }
     });
 
+    it('a session changed on every request is saved with a renewed expiry: it outlives its first maxAge', async () => {
+      const instance = await kind.create(true);
+      const maxAge = 2_000;
+      const s = await setUp(instance.store!, undefined, maxAge);
+      try {
+        const until = Date.now() + maxAge + 1_500;
+        let requests = 0;
+        while (Date.now() < until && requests < 40) {
+          // Only writes: no read-only request touches the session in between.
+          const res = await s.client.post('/auth/set', { role: `r${requests}` });
+          assert.equal(res.status, 200);
+          requests += 1;
+          await sleep(300);
+        }
+        assert.ok(requests >= 8, `enough requests to pass maxAge (${requests})`);
+        const me = await s.client.get('/auth/state');
+        assert.equal(me.body.authenticated, true, `still logged in after ${requests} writes, past the first maxAge`);
+        assert.equal(me.body.data.role, `r${requests - 1}`);
+      } finally {
+        await s.t.close();
+        await instance.dispose();
+      }
+    });
+
     it(
       'a session in use is never expired early: used every 250 ms for longer than its maxAge, it stays alive',
       async () => {

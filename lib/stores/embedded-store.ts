@@ -2,6 +2,7 @@ import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
 import { LRUCache } from 'lru-cache';
 import type { EmbeddedStoreOptions } from '../interfaces/index.js';
+import { REVISION } from './store-call.js';
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
@@ -82,6 +83,14 @@ export class EmbeddedStore extends Store {
   override clear(callback?: Callback): void {
     this.cache.clear();
     callback?.();
+  }
+
+  /**
+   * The stored text of a session, or undefined: the same string until the session is written or removed
+   * (internal; lets the module skip re-reading a session no other request wrote since it was loaded).
+   */
+  [REVISION](sid: string): unknown {
+    return this.cache.peek(sid);
   }
 
   /** Stops the sweep and drops every session. */

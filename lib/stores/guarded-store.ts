@@ -4,10 +4,10 @@ import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
 import { LRUCache } from 'lru-cache';
 import { StoreDisconnectedError, StoreTimeoutError, unserialisableSession } from '../session.errors.js';
-import { callStore, describe, hashId, KeyedQueue } from './store-call.js';
+import { callStore, describe, hashId, KeyedQueue, revisionOf } from './store-call.js';
 import type { Callback } from './store-call.js';
 import { sessionState } from '../session-request.js';
-import type { SessionRequestState } from '../session-request.js';
+import type { SessionRequestState, SessionSnapshot } from '../session-request.js';
 import { mergeChanges, recordProblem, sameValues, serialise, takeMeta, toRecord } from './session-record.js';
 import type { RecordLimits, RecordMeta } from './session-record.js';
 
@@ -22,6 +22,9 @@ export interface GuardedStoreOptions extends RecordLimits {
 
 /** Most session ids whose last touch this process remembers for `touchAfter`; past it, a touch is merely not saved. */
 const TOUCH_MEMORY = 100_000;
+
+/** Carries a loaded record's store revision from `get` to `createSession` (never stored: JSON skips symbols). */
+const LOADED_REVISION = Symbol('loaded revision');
 
 type Data = Record<string, unknown>;
 type SessionRequest = Parameters<Store['regenerate']>[0];
@@ -45,6 +48,10 @@ export class GuardedStore extends Store {
   private readonly writes = new KeyedQueue();
   /** What a loaded record is checked against; fixed for the store's life. */
   private readonly limits: RecordLimits;
+  /** Whether records carry the module's timestamps: only an idle or absolute timeout reads them. */
+  private readonly stamped: boolean;
+  /** The store's revision of a record, for an in-process store that has one (see REVISION). */
+  private readonly revision?: (sid: string) => unknown;
 
   constructor(
     readonly inner: Store,
@@ -56,6 +63,8 @@ export class GuardedStore extends Store {
       absoluteTimeout: options.absoluteTimeout,
       cookieExpiry: typeof inner.touch !== 'function',
     };
+    this.revision = revisionOf(inner);
+    this.stamped = Boolean(options.idleTimeout || options.absoluteTimeout);
     if (options.touchAfter > 0) this.fresh = new LRUCache<string, true>({ max: TOUCH_MEMORY, ttl: options.touchAfter });
     inner.on('disconnect', () => {
       this.connected = false;
@@ -89,7 +98,9 @@ export class GuardedStore extends Store {
             callback(err);
             return;
           }
-          callback(null, this.usable(sid, record) as SessionData | null);
+          const usable = this.usable(sid, record);
+          if (usable && this.revision) (usable as { [LOADED_REVISION]?: unknown })[LOADED_REVISION] = this.revision(sid);
+          callback(null, usable as SessionData | null);
         },
       );
     };
@@ -102,7 +113,13 @@ export class GuardedStore extends Store {
     const state = sessionState(req as unknown as Request);
     if (state) {
       state.createdAt = meta?.createdAt;
-      state.snapshot = { sid: req.sessionID, values: serialise(record), stored: true, written: false };
+      state.snapshot = {
+        sid: req.sessionID,
+        values: serialise(record),
+        stored: true,
+        written: false,
+        revision: (record as { [LOADED_REVISION]?: unknown })[LOADED_REVISION],
+      };
     }
     return super.createSession(req, record);
   }
@@ -110,6 +127,9 @@ export class GuardedStore extends Store {
   override set(sid: string, session: SessionData, callback?: Callback): void {
     const done = callback ?? (() => undefined);
     const state = requestState(session);
+    // A request's session is stored with its expiry renewed, as express-session renews it before its own save:
+    // a session changed on every request would otherwise keep the expiry it was loaded with.
+    if (state) (session as { resetMaxAge?: () => void }).resetMaxAge?.();
     let values: Map<string, string>;
     try {
       values = state?.pending ?? serialise(session);
@@ -128,25 +148,16 @@ export class GuardedStore extends Store {
     const meta: RecordMeta = { createdAt: (snapshot && state?.createdAt) || now, lastSeen: now };
     const remember = (): void => {
       if (state) {
-        state.snapshot = { sid, values, stored: true, written: true };
+        state.snapshot = { sid, values, stored: true, written: true, revision: this.revision?.(sid) };
         state.createdAt = meta.createdAt;
       }
       this.fresh?.set(sid, true);
     };
     if (!snapshot?.stored) {
-      this.call(
-        'set',
-        (cb) => this.inner.set(sid, toRecord(session, meta) as unknown as SessionData, cb),
-        (err) => {
-          if (!err) remember();
-          done(err);
-        },
-      );
+      this.put(sid, this.toRecord(session, meta), remember, done);
       return;
     }
-    this.writes.run(sid, done, (finish) =>
-      this.mergeWrite(sid, session, snapshot.values, values, meta, remember, finish),
-    );
+    this.writes.run(sid, done, (finish) => this.writeChanges(sid, session, snapshot, values, meta, remember, finish));
   }
 
   override destroy(sid: string, callback?: Callback): void {
@@ -173,10 +184,15 @@ export class GuardedStore extends Store {
     }
     if (this.options.idleTimeout && state?.snapshot?.sid === sid && state.snapshot.stored) {
       // The idle timeout reads the last-seen time in the record, which a plain touch does not write.
-      const values = state.snapshot.values;
+      const snapshot = state.snapshot;
       const meta: RecordMeta = { createdAt: state.createdAt || Date.now(), lastSeen: Date.now() };
-      const remember = (): void => void this.fresh?.set(sid, true);
-      this.writes.run(sid, done, (finish) => this.mergeWrite(sid, session, values, values, meta, remember, finish));
+      const remember = (): void => {
+        snapshot.revision = this.revision?.(sid);
+        this.fresh?.set(sid, true);
+      };
+      this.writes.run(sid, done, (finish) =>
+        this.writeChanges(sid, session, snapshot, snapshot.values, meta, remember, finish),
+      );
       return;
     }
     if (typeof this.inner.touch !== 'function') {
@@ -232,17 +248,23 @@ export class GuardedStore extends Store {
 
   /**
    * Writes this request's changes into the latest stored copy. A record that is gone was destroyed
-   * (logout elsewhere) or expired since this request loaded it: it is not written back.
+   * (logout elsewhere) or expired since this request loaded it: it is not written back. On an in-process
+   * store whose record has not changed since this request read or wrote it, the latest copy is the one this
+   * request holds, so it is written without reading it again.
    */
-  private mergeWrite(
+  private writeChanges(
     sid: string,
     session: SessionData,
-    before: Map<string, string>,
+    snapshot: SessionSnapshot,
     after: Map<string, string>,
     meta: RecordMeta,
     remember: () => void,
     finish: Callback,
   ): void {
+    if (this.revision && snapshot.revision !== undefined && this.revision(sid) === snapshot.revision) {
+      this.put(sid, this.toRecord(session, meta), remember, finish);
+      return;
+    }
     this.call<Data | null>(
       'get',
       (cb) => this.inner.get(sid, cb as Callback<SessionData | null>),
@@ -253,16 +275,26 @@ export class GuardedStore extends Store {
           return finish();
         }
         const previous = takeMeta(latest);
-        const record = mergeChanges(latest, session, before, after);
-        const stamped = toRecord(record, { createdAt: previous?.createdAt ?? meta.createdAt, lastSeen: meta.lastSeen });
-        this.call(
-          'set',
-          (cb) => this.inner.set(sid, stamped as unknown as SessionData, cb),
-          (setErr) => {
-            if (!setErr) remember();
-            finish(setErr);
-          },
-        );
+        const record = mergeChanges(latest, session, snapshot.values, after);
+        const createdAt = previous?.createdAt ?? meta.createdAt;
+        this.put(sid, this.toRecord(record, { createdAt, lastSeen: meta.lastSeen }), remember, finish);
+      },
+    );
+  }
+
+  /** The record to store: the session, with the module's timestamps when a timeout needs them. */
+  private toRecord(session: object, meta: RecordMeta): Data {
+    return this.stamped ? toRecord(session, meta) : (session as Data);
+  }
+
+  /** Stores a record; `remember` runs once it is stored. */
+  private put(sid: string, record: Data, remember: () => void, callback: Callback): void {
+    this.call(
+      'set',
+      (cb) => this.inner.set(sid, record as unknown as SessionData, cb),
+      (err) => {
+        if (!err) remember();
+        callback(err);
       },
     );
   }

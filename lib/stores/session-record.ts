@@ -53,6 +53,7 @@ export function isDirty(snapshot: SessionSnapshot | undefined, sid: string, valu
 export function takeMeta(record: Data): RecordMeta | undefined {
   const meta = record[META_KEY] as Partial<RecordMeta> | undefined;
   if (meta === undefined) return undefined;
+  // Only records written while an idle or absolute timeout was set carry them.
   delete record[META_KEY];
   if (typeof meta !== 'object' || meta === null) return undefined;
   const { createdAt, lastSeen } = meta;

@@ -74,3 +74,21 @@ export class KeyedQueue {
     start();
   }
 }
+
+/**
+ * An in-process store can say at once whether a record changed since it was read: it returns a value that
+ * stays the same (`===`) until the record is written or removed. The guarded store then skips the read
+ * before a write when nothing else wrote the session since this request loaded it (internal).
+ */
+export const REVISION = Symbol.for('nest-express-session:revision');
+
+/** A store with the revision capability (internal). */
+export interface RevisionedStore {
+  [REVISION](sid: string): unknown;
+}
+
+/** The store's revision function, when it has one. */
+export function revisionOf(store: object): ((sid: string) => unknown) | undefined {
+  const revision = (store as Partial<RevisionedStore>)[REVISION];
+  return typeof revision === 'function' ? revision.bind(store) : undefined;
+}
