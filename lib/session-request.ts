@@ -11,8 +11,8 @@ export interface SessionSnapshot {
   stored: boolean;
   /** Whether this request already wrote these values. */
   written: boolean;
-  /** The store's revision of the record as this request read or wrote it (in-process stores only). */
-  revision?: unknown;
+  /** The store's revision of the record as this request read or wrote it (stores with conditional writes). */
+  revision?: string;
 }
 
 /** What the module recorded about one request (internal). */

@@ -66,6 +66,38 @@ describe('Redis: many instances share sessions', { skip: skipWithout('REDIS_URL'
     }
   });
 
+  it('two instances changing different keys of one session at the same moment: no change is lost', async () => {
+    const prefix = `${uniqueName('race')}:`;
+    const a = await bootOn(redisStore({ url: REDIS_URL!, prefix }));
+    const b = await bootOn(redisStore({ url: REDIS_URL!, prefix }));
+    try {
+      const onA = a.client();
+      assert.equal((await onA.post('/auth/login', { userId: 'alice' })).status, 200);
+      const cookie = onA.cookieHeader();
+      const onB = b.client();
+      const rounds = 30;
+      for (let i = 0; i < rounds; i++) {
+        // Both load the same version, then both write: each instance's conditional write either lands first
+        // or finds the other's change and merges into it.
+        const [fromA, fromB] = await Promise.all([
+          onA.post('/auth/set', { [`a${i}`]: i }),
+          onB.post('/auth/set', { [`b${i}`]: i }, { cookie }),
+        ]);
+        assert.equal(fromA.status, 200);
+        assert.equal(fromB.status, 200);
+      }
+      const { data } = (await onA.get('/auth/state')).body as { data: Record<string, unknown> };
+      for (let i = 0; i < rounds; i++) {
+        assert.equal(data[`a${i}`], i, `A's change ${i} kept`);
+        assert.equal(data[`b${i}`], i, `B's change ${i} kept`);
+      }
+      assert.equal(data.userId, 'alice');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('the session is a Redis key under the prefix, expiring with the cookie', async () => {
     const prefix = `${uniqueName('keys')}:`;
     const t = await bootOn(redisStore({ url: REDIS_URL!, prefix }), {});
@@ -170,32 +202,48 @@ describe('Redis: ownership of the connection', { skip: skipWithout('REDIS_URL') 
 });
 
 describe('Redis commands per request', { skip: skipWithout('REDIS_SERVER_BIN') }, () => {
-  it('an unchanged request sends GET and PTTL (one round trip), plus PEXPIRE without touchAfter', async (t) => {
+  it('an unchanged request sends GET, plus PEXPIRE without touchAfter; a changed one GET and one conditional write', async (t) => {
     const server = await RedisServer.create();
     await server.start();
     try {
       const perRequest: Record<string, Record<string, number>> = {};
+      const n = 10;
+      /** Redis commands per request over `n` requests made by `send`. */
+      const measure = async (send: (i: number) => Promise<number>): Promise<Record<string, number>> => {
+        await redisCommands(server.port, ['CONFIG', 'RESETSTAT']);
+        for (let i = 0; i < n; i++) assert.equal(await send(i), 200);
+        const stats = await redisCommands(server.port, ['INFO', 'commandstats']);
+        const counts: Record<string, number> = {};
+        for (const [, name, calls] of stats.matchAll(/cmdstat_(\w+):calls=(\d+)/g)) {
+          if (!['config', 'info', 'quit', 'client'].includes(name)) counts[name] = Number(calls) / n;
+        }
+        return counts;
+      };
       for (const touchAfter of [undefined, 60_000]) {
         const app = await bootOn(redisStore({ url: server.url }), { touchAfter }, { maxAge: 3_600_000 });
         try {
           const client = app.client();
           assert.equal((await client.post('/auth/login', { userId: 'alice' })).status, 200);
-          await redisCommands(server.port, ['CONFIG', 'RESETSTAT']);
-          const n = 10;
-          for (let i = 0; i < n; i++) assert.equal((await client.get('/auth/me')).status, 200);
-          const stats = await redisCommands(server.port, ['INFO', 'commandstats']);
-          const counts: Record<string, number> = {};
-          for (const [, name, calls] of stats.matchAll(/cmdstat_(\w+):calls=(\d+)/g)) {
-            if (!['config', 'info', 'quit', 'client'].includes(name)) counts[name] = Number(calls) / n;
-          }
-          perRequest[`touchAfter ${touchAfter ?? 'off'}`] = counts;
+          // Loads the write script into Redis's script cache (EVAL once, EVALSHA after).
+          assert.equal((await client.post('/auth/set', { role: 'warm-up' })).status, 200);
+          perRequest[`unchanged, touchAfter ${touchAfter ?? 'off'}`] = await measure(
+            async () => (await client.get('/auth/me')).status,
+          );
+          perRequest[`changed, touchAfter ${touchAfter ?? 'off'}`] = await measure(
+            async (i) => (await client.post('/auth/set', { role: `r${i}` })).status,
+          );
+          assert.equal((await client.get('/auth/state')).body.data.role, `r${n - 1}`, 'the last change is stored');
         } finally {
           await app.close();
         }
       }
-      t.diagnostic(`Redis commands per unchanged request: ${JSON.stringify(perRequest)}`);
-      assert.deepEqual(perRequest['touchAfter off'], { get: 1, pttl: 1, pexpire: 1 });
-      assert.deepEqual(perRequest['touchAfter 60000'], { get: 1, pttl: 1 });
+      t.diagnostic(`Redis commands per request: ${JSON.stringify(perRequest)}`);
+      assert.deepEqual(perRequest['unchanged, touchAfter off'], { get: 1, pexpire: 1 });
+      assert.deepEqual(perRequest['unchanged, touchAfter 60000'], { get: 1 });
+      // Redis counts the commands a script runs too: the client sends GET and EVALSHA (two round trips);
+      // the script's own GET (the comparison) and SET run inside Redis.
+      assert.deepEqual(perRequest['changed, touchAfter off'], { get: 2, evalsha: 1, set: 1 });
+      assert.deepEqual(perRequest['changed, touchAfter 60000'], { get: 2, evalsha: 1, set: 1 });
     } finally {
       await server.dispose();
     }

@@ -2,7 +2,8 @@ import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
 import { LRUCache } from 'lru-cache';
 import type { EmbeddedStoreOptions } from '../interfaces/index.js';
-import { REVISION } from './store-call.js';
+import { CONDITIONAL } from './store-call.js';
+import type { ConditionalStore } from './store-call.js';
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
@@ -85,13 +86,27 @@ export class EmbeddedStore extends Store {
     callback?.();
   }
 
-  /**
-   * The stored text of a session, or undefined: the same string until the session is written or removed
-   * (internal; lets the module skip re-reading a session no other request wrote since it was loaded).
-   */
-  [REVISION](sid: string): unknown {
-    return this.cache.peek(sid);
-  }
+  /** Conditional writes (internal): the revision of a session is its stored text. */
+  readonly [CONDITIONAL]: ConditionalStore[typeof CONDITIONAL] = {
+    get: (sid, callback) => {
+      const raw = this.cache.get(sid);
+      callback(null, raw === undefined ? null : { record: JSON.parse(raw), revision: raw });
+    },
+    setIf: (sid, record, revision, callback) => {
+      const current = this.cache.peek(sid);
+      if (current === undefined) return callback(null, { status: 'gone' });
+      if (current !== revision)
+        return callback(null, { status: 'changed', latest: JSON.parse(current), revision: current });
+      let raw: string;
+      try {
+        raw = JSON.stringify(record);
+      } catch (err) {
+        return callback(err);
+      }
+      this.write(sid, raw, record as SessionData);
+      callback(null, { status: 'written', revision: raw });
+    },
+  };
 
   /** Stops the sweep and drops every session. */
   close(): void {

@@ -4,8 +4,8 @@ import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
 import { LRUCache } from 'lru-cache';
 import { StoreDisconnectedError, StoreTimeoutError, unserialisableSession } from '../session.errors.js';
-import { callStore, describe, hashId, KeyedQueue, revisionOf } from './store-call.js';
-import type { Callback } from './store-call.js';
+import { callStore, conditionalOf, describe, hashId, KeyedQueue } from './store-call.js';
+import type { Callback, CONDITIONAL, ConditionalStore, SetIfResult } from './store-call.js';
 import { sessionState } from '../session-request.js';
 import type { SessionRequestState, SessionSnapshot } from '../session-request.js';
 import { mergeChanges, recordProblem, sameValues, serialise, takeMeta, toRecord } from './session-record.js';
@@ -19,6 +19,9 @@ export interface GuardedStoreOptions extends RecordLimits {
   /** Milliseconds during which a session written or touched by this process is not touched again (0: off). */
   touchAfter: number;
 }
+
+/** Conditional writes of one session in a row that may find it changed again before the module gives up. */
+const MAX_CONFLICTS = 5;
 
 /** Most session ids whose last touch this process remembers for `touchAfter`; past it, a touch is merely not saved. */
 const TOUCH_MEMORY = 100_000;
@@ -50,8 +53,8 @@ export class GuardedStore extends Store {
   private readonly limits: RecordLimits;
   /** Whether records carry the module's timestamps: only an idle or absolute timeout reads them. */
   private readonly stamped: boolean;
-  /** The store's revision of a record, for an in-process store that has one (see REVISION). */
-  private readonly revision?: (sid: string) => unknown;
+  /** The store's conditional writes, when it has them (see CONDITIONAL). */
+  private readonly conditional?: ConditionalStore[typeof CONDITIONAL];
 
   constructor(
     readonly inner: Store,
@@ -63,7 +66,7 @@ export class GuardedStore extends Store {
       absoluteTimeout: options.absoluteTimeout,
       cookieExpiry: typeof inner.touch !== 'function',
     };
-    this.revision = revisionOf(inner);
+    this.conditional = conditionalOf(inner);
     this.stamped = Boolean(options.idleTimeout || options.absoluteTimeout);
     if (options.touchAfter > 0) this.fresh = new LRUCache<string, true>({ max: TOUCH_MEMORY, ttl: options.touchAfter });
     inner.on('disconnect', () => {
@@ -84,25 +87,31 @@ export class GuardedStore extends Store {
 
   override get(sid: string, callback: Callback<SessionData | null>): void {
     let attempt = 0;
+    const conditional = this.conditional;
+    const invoke: (cb: Callback<Data | null>) => void = conditional
+      ? (cb) =>
+          conditional.get(sid, (err, found) => {
+            if (err || !found) return cb(err, null);
+            // The revision travels with the record to createSession (JSON skips symbol keys).
+            const record = found.record as Data;
+            if (record && typeof record === 'object')
+              (record as { [LOADED_REVISION]?: string })[LOADED_REVISION] = found.revision;
+            cb(null, record);
+          })
+      : (cb) => this.inner.get(sid, cb as Callback<SessionData | null>);
     const read = (): void => {
-      this.call<Data | null>(
-        'get',
-        (cb) => this.inner.get(sid, cb as Callback<SessionData | null>),
-        (err, record) => {
-          if (err) {
-            if (attempt < this.options.retries && !(err instanceof StoreTimeoutError)) {
-              attempt += 1;
-              setTimeout(read, Math.max(0, this.options.retriesStrategy(attempt)));
-              return;
-            }
-            callback(err);
+      this.call<Data | null>('get', invoke, (err, record) => {
+        if (err) {
+          if (attempt < this.options.retries && !(err instanceof StoreTimeoutError)) {
+            attempt += 1;
+            setTimeout(read, Math.max(0, this.options.retriesStrategy(attempt)));
             return;
           }
-          const usable = this.usable(sid, record);
-          if (usable && this.revision) (usable as { [LOADED_REVISION]?: unknown })[LOADED_REVISION] = this.revision(sid);
-          callback(null, usable as SessionData | null);
-        },
-      );
+          callback(err);
+          return;
+        }
+        callback(null, this.usable(sid, record) as SessionData | null);
+      });
     };
     read();
   }
@@ -118,7 +127,7 @@ export class GuardedStore extends Store {
         values: serialise(record),
         stored: true,
         written: false,
-        revision: (record as { [LOADED_REVISION]?: unknown })[LOADED_REVISION],
+        revision: (record as { [LOADED_REVISION]?: string })[LOADED_REVISION],
       };
     }
     return super.createSession(req, record);
@@ -146,9 +155,9 @@ export class GuardedStore extends Store {
     }
     const now = Date.now();
     const meta: RecordMeta = { createdAt: (snapshot && state?.createdAt) || now, lastSeen: now };
-    const remember = (): void => {
+    const remember = (revision?: string): void => {
       if (state) {
-        state.snapshot = { sid, values, stored: true, written: true, revision: this.revision?.(sid) };
+        state.snapshot = { sid, values, stored: true, written: true, revision };
         state.createdAt = meta.createdAt;
       }
       this.fresh?.set(sid, true);
@@ -186,8 +195,8 @@ export class GuardedStore extends Store {
       // The idle timeout reads the last-seen time in the record, which a plain touch does not write.
       const snapshot = state.snapshot;
       const meta: RecordMeta = { createdAt: state.createdAt || Date.now(), lastSeen: Date.now() };
-      const remember = (): void => {
-        snapshot.revision = this.revision?.(sid);
+      const remember = (revision?: string): void => {
+        snapshot.revision = revision;
         this.fresh?.set(sid, true);
       };
       this.writes.run(sid, done, (finish) =>
@@ -248,9 +257,10 @@ export class GuardedStore extends Store {
 
   /**
    * Writes this request's changes into the latest stored copy. A record that is gone was destroyed
-   * (logout elsewhere) or expired since this request loaded it: it is not written back. On an in-process
-   * store whose record has not changed since this request read or wrote it, the latest copy is the one this
-   * request holds, so it is written without reading it again.
+   * (logout elsewhere) or expired since this request loaded it: it is not written back. On a store with
+   * conditional writes the session is written in one step if nothing else wrote it since this request read
+   * it, and merged into the latest copy the store hands back if something did; on any other store the latest
+   * copy is read first.
    */
   private writeChanges(
     sid: string,
@@ -258,11 +268,40 @@ export class GuardedStore extends Store {
     snapshot: SessionSnapshot,
     after: Map<string, string>,
     meta: RecordMeta,
-    remember: () => void,
+    remember: (revision?: string) => void,
     finish: Callback,
   ): void {
-    if (this.revision && snapshot.revision !== undefined && this.revision(sid) === snapshot.revision) {
-      this.put(sid, this.toRecord(session, meta), remember, finish);
+    const merged = (latest: unknown): Data | undefined => {
+      if (latest == null || recordProblem(latest, {}) !== undefined) {
+        this.logger.debug?.(`Session ${hashId(sid)} was destroyed while a request used it; its changes were dropped`);
+        return undefined;
+      }
+      const previous = takeMeta(latest as Data);
+      const record = mergeChanges(latest as Data, session, snapshot.values, after);
+      return this.toRecord(record, { createdAt: previous?.createdAt ?? meta.createdAt, lastSeen: meta.lastSeen });
+    };
+    const conditional = this.conditional;
+    if (conditional && snapshot.revision !== undefined) {
+      const attempt = (record: Data, revision: string, conflicts: number): void => {
+        this.call<SetIfResult>(
+          'set',
+          (cb) => conditional.setIf(sid, record, revision, cb),
+          (err, result) => {
+            if (err || !result) return finish(err ?? new Error('store setIf gave no result'));
+            if (result.status === 'written') {
+              remember(result.revision);
+              return finish();
+            }
+            const next = result.status === 'changed' ? merged(result.latest) : merged(null);
+            if (!next || result.status !== 'changed') return finish();
+            if (conflicts >= MAX_CONFLICTS) {
+              return finish(new Error(`Session ${hashId(sid)} kept changing under concurrent writes; not saved`));
+            }
+            attempt(next, result.revision, conflicts + 1);
+          },
+        );
+      };
+      attempt(this.toRecord(session, meta), snapshot.revision, 0);
       return;
     }
     this.call<Data | null>(
@@ -270,14 +309,9 @@ export class GuardedStore extends Store {
       (cb) => this.inner.get(sid, cb as Callback<SessionData | null>),
       (err, latest) => {
         if (err) return finish(err);
-        if (latest == null || recordProblem(latest, {}) !== undefined) {
-          this.logger.debug?.(`Session ${hashId(sid)} was destroyed while a request used it; its changes were dropped`);
-          return finish();
-        }
-        const previous = takeMeta(latest);
-        const record = mergeChanges(latest, session, snapshot.values, after);
-        const createdAt = previous?.createdAt ?? meta.createdAt;
-        this.put(sid, this.toRecord(record, { createdAt, lastSeen: meta.lastSeen }), remember, finish);
+        const record = merged(latest);
+        if (record) this.put(sid, record, remember, finish);
+        else finish();
       },
     );
   }
@@ -288,7 +322,7 @@ export class GuardedStore extends Store {
   }
 
   /** Stores a record; `remember` runs once it is stored. */
-  private put(sid: string, record: Data, remember: () => void, callback: Callback): void {
+  private put(sid: string, record: Data, remember: (revision?: string) => void, callback: Callback): void {
     this.call(
       'set',
       (cb) => this.inner.set(sid, record as unknown as SessionData, cb),

@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto';
 import type { SessionData, Store } from 'express-session';
 import { ownStore } from '../session.options.js';
 import { DeferredStore, loadOptional } from './deferred-store.js';
+import { CONDITIONAL } from './store-call.js';
+import type { ConditionalStore, SetIfResult } from './store-call.js';
 import type {
   RedisClientLike,
   RedisStoreOptions,
@@ -11,6 +14,18 @@ import type {
 const CLOSE_GRACE = 2_000;
 const DEFAULT_TTL = 86_400_000;
 const MAX_RECONNECT_DELAY = 1_000;
+
+/**
+ * Writes ARGV[2] (expiring in ARGV[3] ms, or deletes the key when that is not above 0) only if the stored
+ * text still has the SHA-1 ARGV[1]. Returns 1 when written, 0 when the key is gone, else the stored text.
+ */
+const SET_IF_SCRIPT = `local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+if redis.sha1hex(current) ~= ARGV[1] then return current end
+local ttl = tonumber(ARGV[3])
+if ttl > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl) else redis.call('DEL', KEYS[1]) end
+return 1`;
+const SET_IF_SHA = createHash('sha1').update(SET_IF_SCRIPT).digest('hex');
 
 /**
  * A Redis session store (`connect-redis@9` over a `redis@5` client) that reports the connection's state
@@ -80,21 +95,61 @@ export class RedisSessionStore extends DeferredStore {
   }
 
   /**
-   * Reads the session and its key's remaining lifetime together. `touch` extends the key's expiry
-   * without rewriting the stored JSON, whose `cookie.expires` then dates from the last save; the expiry
-   * reported here is the later of the two, so a session kept alive by touches is not read as expired.
+   * Reads the session (one GET). A key kept alive by `touch` expires later than the stored `cookie.expires`,
+   * which dates from the last save: the module trusts the key's expiry for stores that touch, so that date is
+   * not used to judge the session expired.
    */
   override get(sid: string, callback: Callback<SessionData | null>): void {
     this.withStore(callback, (store) => {
-      const key = keyOf(store, sid);
       settle(
-        Promise.all([this.commands.get(key), this.commands.pTTL(key)]).then(([raw, ttl]) =>
-          raw ? withExpiry(JSON.parse(raw) as SessionData, ttl) : null,
-        ),
+        this.commands.get(keyOf(store, sid)).then((raw) => (raw ? (JSON.parse(raw) as SessionData) : null)),
         callback,
       );
     });
   }
+
+  /**
+   * Conditional writes (internal): a session's revision is its stored JSON, and `setIf` is one Lua script
+   * (compare by SHA-1, then SET with the expiry), so a changed session is written in one round trip and two
+   * instances never overwrite each other's changes.
+   */
+  readonly [CONDITIONAL]: ConditionalStore[typeof CONDITIONAL] = {
+    get: (sid, callback) => {
+      this.withStore(callback, (store) => {
+        settle(
+          this.commands.get(keyOf(store, sid)).then((raw) => (raw ? { record: JSON.parse(raw), revision: raw } : null)),
+          callback,
+        );
+      });
+    },
+    setIf: (sid, record, revision, callback) => {
+      this.withStore(callback, (store) => {
+        const json = JSON.stringify(record);
+        const args = {
+          keys: [keyOf(store, sid)],
+          arguments: [
+            createHash('sha1').update(revision).digest('hex'),
+            json,
+            String(Math.max(0, this.ttlOf(record as SessionData))),
+          ],
+        };
+        const run = this.commands.evalSha(SET_IF_SHA, args).catch((err: unknown) => {
+          if (err instanceof Error && err.message.startsWith('NOSCRIPT'))
+            return this.commands.eval(SET_IF_SCRIPT, args);
+          throw err;
+        });
+        settle(
+          run.then((reply): SetIfResult => {
+            if (reply === 1) return { status: 'written', revision: json };
+            if (reply === 0 || reply === null) return { status: 'gone' };
+            const latest = String(reply);
+            return { status: 'changed', latest: JSON.parse(latest), revision: latest };
+          }),
+          callback,
+        );
+      });
+    },
+  };
 
   /** Saves the session as JSON under `prefix + sid`, expiring to the millisecond with its cookie. */
   override set(sid: string, session: SessionData, callback?: Callback): void {
@@ -218,10 +273,16 @@ export class RedisSessionStore extends DeferredStore {
 /** The commands the store sends itself (node-redis names); connect-redis sends the others. */
 interface RedisCommands {
   get(key: string): Promise<string | null>;
-  pTTL(key: string): Promise<number>;
+  evalSha(sha: string, options: ScriptArguments): Promise<unknown>;
+  eval(script: string, options: ScriptArguments): Promise<unknown>;
   set(key: string, value: string, options: { expiration: { type: 'PX'; value: number } }): Promise<unknown>;
   del(key: string): Promise<unknown>;
   pExpire(key: string, ms: number): Promise<unknown>;
+}
+
+interface ScriptArguments {
+  keys: string[];
+  arguments: string[];
 }
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
@@ -236,16 +297,6 @@ function settle<T>(promise: Promise<T>, callback?: Callback<T>): void {
     (value) => callback?.(null, value),
     (err: unknown) => callback?.(err),
   );
-}
-
-/** The session with `cookie.expires` moved to the key's expiry when that is later (the key was touched). */
-function withExpiry(session: SessionData, ttl: number): SessionData {
-  const cookie = session?.cookie as { expires?: string | Date | null } | undefined;
-  if (ttl > 0 && cookie?.expires) {
-    const byKey = Date.now() + ttl;
-    if (!(new Date(cookie.expires).getTime() >= byKey)) cookie.expires = new Date(byKey).toISOString();
-  }
-  return session;
 }
 
 /** The client members `close()` uses on a client the store created. */

@@ -76,19 +76,32 @@ export class KeyedQueue {
 }
 
 /**
- * An in-process store can say at once whether a record changed since it was read: it returns a value that
- * stays the same (`===`) until the record is written or removed. The guarded store then skips the read
- * before a write when nothing else wrote the session since this request loaded it (internal).
+ * A store that can write a session only if it is still as a request read it. Each record read comes with its
+ * revision (the stored text); `setIf` writes only when the stored record is still at that revision, and
+ * otherwise hands back the latest record, or says it is gone. The guarded store then writes a changed session in
+ * one step when no other request wrote it since it was read, and merges only when one did (internal; the
+ * embedded store and redisStore() have it; any other store is read again before each write).
  */
-export const REVISION = Symbol.for('nest-express-session:revision');
+export const CONDITIONAL = Symbol.for('nest-express-session:conditional-store');
 
-/** A store with the revision capability (internal). */
-export interface RevisionedStore {
-  [REVISION](sid: string): unknown;
+/** What `setIf` found: written (with the new revision), the record gone, or changed since (with the latest). */
+export type SetIfResult =
+  | { status: 'written'; revision: string }
+  | { status: 'gone' }
+  | { status: 'changed'; latest: unknown; revision: string };
+
+/** The conditional-write capability (internal). */
+export interface ConditionalStore {
+  [CONDITIONAL]: {
+    /** Reads a record (parsed) and its revision. */
+    get(sid: string, callback: Callback<{ record: unknown; revision: string } | null>): void;
+    /** Writes `record` only if the stored record is still at `revision`. */
+    setIf(sid: string, record: object, revision: string, callback: Callback<SetIfResult>): void;
+  };
 }
 
-/** The store's revision function, when it has one. */
-export function revisionOf(store: object): ((sid: string) => unknown) | undefined {
-  const revision = (store as Partial<RevisionedStore>)[REVISION];
-  return typeof revision === 'function' ? revision.bind(store) : undefined;
+/** The store's conditional-write capability, when it has one. */
+export function conditionalOf(store: object): ConditionalStore[typeof CONDITIONAL] | undefined {
+  const capability = (store as Partial<ConditionalStore>)[CONDITIONAL];
+  return capability && typeof capability.setIf === 'function' ? capability : undefined;
 }
