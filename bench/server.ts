@@ -21,7 +21,13 @@ import type { SessionData, Store } from 'express-session';
 import { SessionModule as NestjsSessionModule } from 'nestjs-session';
 import { createClient } from 'redis';
 import type { Observable } from 'rxjs';
-import { EmbeddedStore, Session, SessionModule, SessionService } from 'nest-express-session';
+import {
+  EmbeddedStore,
+  redisStore as moduleRedisStore,
+  Session,
+  SessionModule,
+  SessionService,
+} from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -128,11 +134,17 @@ function rootModule(
   return BenchModule;
 }
 
-async function redisStore(url: string, prefix: string): Promise<{ store: Store; close: () => Promise<void> }> {
+/** A connected client, and connect-redis over it (raw variants) or the module's redisStore() over it. */
+async function redisStore(
+  url: string,
+  prefix: string,
+  kind: 'connect-redis' | 'module',
+): Promise<{ store: Store; close: () => Promise<void> }> {
   const client = createClient({ url });
   client.on('error', () => undefined);
   await client.connect();
-  return { store: new RedisStore({ client, prefix }), close: () => client.quit().then(() => undefined) };
+  const store = kind === 'module' ? moduleRedisStore({ client, prefix }) : new RedisStore({ client, prefix });
+  return { store, close: () => client.quit().then(() => undefined) };
 }
 
 async function build(variant: string, redisUrl: string | undefined): Promise<Built> {
@@ -145,9 +157,9 @@ async function build(variant: string, redisUrl: string | undefined): Promise<Bui
     embeddedStore: { maxSessions: MAX_SESSIONS },
     ...extra,
   });
-  const redis = async () => {
+  const redis = async (kind: 'connect-redis' | 'module') => {
     if (!redisUrl) throw new Error(`variant ${variant} needs a Redis URL`);
-    return redisStore(redisUrl, `bench:${variant}:${process.pid}:`);
+    return redisStore(redisUrl, `bench:${variant}:${process.pid}:`, kind);
   };
 
   switch (variant) {
@@ -201,13 +213,13 @@ async function build(variant: string, redisUrl: string | undefined): Promise<Bui
       };
     case 'redis-raw':
     case 'redis-raw-read': {
-      const { store, close } = await redis();
+      const { store, close } = await redis('connect-redis');
       return { root: rootModule([], NestSessionController), main: rawMain(store), close };
     }
     case 'redis-module':
     case 'redis-module-read':
     case 'redis-touchafter-read': {
-      const { store, close } = await redis();
+      const { store, close } = await redis('module');
       const touchAfter = variant === 'redis-touchafter-read' ? { touchAfter: TOUCH_AFTER } : {};
       const options = moduleOptions({ session: { secret: SECRET, store }, ...touchAfter });
       return { root: rootModule([SessionModule.forRoot(options)], ModuleController), close };
