@@ -1,6 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import { sessionState } from './session-request.js';
+import { servedBySession } from './session-request.js';
 
 const GRAPHQL_NO_REQUEST =
   "nest-express-session: this GraphQL context carries no 'req'. Give the GraphQL module a context that keeps it: " +
@@ -28,7 +28,7 @@ export function requestOf(context: ExecutionContext): Request {
   if (type === 'ws') {
     const req = (context.switchToWs().getClient() as { request?: Request } | undefined)?.request;
     if (!req || typeof req !== 'object') throw new Error(WS_NO_REQUEST);
-    if (!sessionState(req)) throw new Error(WS_NO_SESSION);
+    if (!servedBySession(req)) throw new Error(WS_NO_SESSION);
     return req;
   }
   throw new Error(

@@ -4,7 +4,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { SESSION_RUNTIME } from './session.constants.js';
 import { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
 import type { SessionRuntime } from './session.middleware.js';
-import { sessionState } from './session-request.js';
+import { loadFailure } from './session-request.js';
 
 type IoServer = ReturnType<IoAdapter['createIOServer']>;
 type IoServerOptions = Parameters<IoAdapter['createIOServer']>[1];
@@ -40,7 +40,7 @@ export class SessionIoAdapter extends IoAdapter {
     if (!this.guarded.has(server)) {
       this.guarded.add(server);
       server.use((socket, next) => {
-        if (sessionState(socket.request as Request)?.failure === undefined) return next();
+        if (loadFailure(socket.request as Request) === undefined) return next();
         next(Object.assign(new Error(STORE_UNAVAILABLE_MESSAGE), { data: { status: 503 } }));
       });
     }

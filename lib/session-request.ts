@@ -1,8 +1,6 @@
 import type { Request } from 'express';
 import { storeUnavailable } from './session.errors.js';
 
-const STATE = Symbol.for('nest-express-session:request-state');
-
 /** The session as this request last read or wrote it: its id and each value as JSON (internal). */
 export interface SessionSnapshot {
   sid: string;
@@ -15,40 +13,53 @@ export interface SessionSnapshot {
   revision?: string;
 }
 
-/** What the module recorded about one request (internal). */
-export interface SessionRequestState {
-  /** The store error that left the request without its session, if any. */
-  failure?: unknown;
+/**
+ * What the module keeps about one session object (internal). It lives on express-session's `Session`
+ * object, under a symbol that is not enumerable (so JSON, spreads and `Object.assign` never carry it), and
+ * not on `req`: adding a property to an Express 5 request costs microseconds, every request.
+ */
+export interface SessionState {
   /** The session as loaded or last written, to find what this request changed. */
-  snapshot?: SessionSnapshot;
-  /** The id of the session loaded for the request's cookie: the one express-session touches when unchanged. */
-  loadedId?: string;
+  snapshot: SessionSnapshot;
   /** When the loaded session was created (the module's own timestamp in the record). */
   createdAt?: number;
-  /** Set once the session was checked before the response (serialisable, saved if changed). */
-  committed?: boolean;
-  /** Set once the module has saved or touched the session itself: the response ends without express-session's end. */
-  ended?: boolean;
   /** The values just serialised by the commit, for the store write it starts at once (not serialised twice). */
   pending?: Map<string, string>;
 }
 
-type StatefulRequest = Request & { [STATE]?: SessionRequestState };
+const SESSION_STATE = Symbol.for('nest-express-session:session-state');
+const LOAD_FAILURE = Symbol.for('nest-express-session:load-failure');
 
-/** The state of a request the session middleware has seen, or undefined on a route without a session. */
-export function sessionState(req: Request): SessionRequestState | undefined {
-  return (req as StatefulRequest)[STATE];
+type WithState = { [SESSION_STATE]?: SessionState };
+type WithFailure = Request & { [LOAD_FAILURE]?: unknown };
+
+/** The module's state of a session object, if the module made or loaded it. */
+export function sessionStateOf(session: object | null | undefined): SessionState | undefined {
+  return session ? (session as WithState)[SESSION_STATE] : undefined;
 }
 
-/** Marks a request as served by the session middleware (internal). */
-export function initSessionState(req: Request): SessionRequestState {
-  const state: SessionRequestState = {};
-  (req as StatefulRequest)[STATE] = state;
-  return state;
+/** Attaches the module's state to a session object (internal). */
+export function attachSessionState(session: object, state: SessionState): void {
+  Object.defineProperty(session, SESSION_STATE, { value: state, writable: true, configurable: true });
+}
+
+/** Whether the session middleware handled this request (false on a route excluded from the session). */
+export function servedBySession(req: Request): boolean {
+  return req.sessionStore !== undefined;
+}
+
+/** Records that the store failed to load this request's session (internal; only on that path). */
+export function markLoadFailure(req: Request, err: unknown): void {
+  (req as WithFailure)[LOAD_FAILURE] = err;
+}
+
+/** The store error that left the request without its session, if any. */
+export function loadFailure(req: Request): unknown {
+  return (req as WithFailure)[LOAD_FAILURE];
 }
 
 /** Throws the 503 when the session middleware could not load this request's session. */
 export function assertSessionLoaded(req: Request): void {
-  const failure = sessionState(req)?.failure;
+  const failure = loadFailure(req);
   if (failure !== undefined) throw storeUnavailable(failure);
 }

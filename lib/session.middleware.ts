@@ -6,8 +6,7 @@ import type { ResolvedSessionModuleOptions } from './session.options.js';
 import { registerContextSwitch, sessionContext } from './session-context.js';
 import type { ContextSwitch } from './session-context.js';
 import { cookieValues, idOf, mayRepeat, signId, signerOf } from './session-cookie.js';
-import { initSessionState, sessionState } from './session-request.js';
-import type { SessionRequestState } from './session-request.js';
+import { attachSessionState, markLoadFailure, sessionStateOf } from './session-request.js';
 import { GuardedStore } from './stores/guarded-store.js';
 import { describe } from './stores/store-call.js';
 import { isDirty, serialise } from './stores/session-record.js';
@@ -52,11 +51,9 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
   const generate = store.generate;
   store.generate = (req) => {
     generate(req);
-    const state = sessionState(req as unknown as Request);
-    if (state) {
-      state.snapshot = { sid: req.sessionID, values: new Map(), stored: false, written: false };
-      state.createdAt = undefined;
-    }
+    attachSessionState(req.session, {
+      snapshot: { sid: req.sessionID, values: new Map(), stored: false, written: false },
+    });
   };
   const name = options.session.name ?? 'connect.sid';
   // With resave, express-session saves every session at the end, changed or not: its end then stays in charge.
@@ -74,7 +71,6 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
 
   /** `andThen` undefined: a socket.io handshake, which has no response of its own to answer or commit. */
   const load = (req: Request, res: Response, next: NextFunction, andThen?: Step): void => {
-    const state = initSessionState(req);
     // res.end before express-session wraps it: once the module has saved or touched the session itself,
     // express-session's end has nothing left to do but hash the session twice more.
     const rawEnd = res.end;
@@ -87,7 +83,7 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
       continued = true;
       if (err) {
         // R10, R13: answered here, before any guard or handler runs; never Express's error handler.
-        state.failure = err;
+        markLoadFailure(req, err);
         logger.error(`Session could not be loaded: ${describe(err)}`);
         if (andThen) sendError(res, storeUnavailable(err));
         else next();
@@ -96,8 +92,8 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
       if (!andThen) return next();
       if (req.session) {
         if (secrets.length > 1) resign(req, res);
-        if (state.snapshot?.stored) state.loadedId = req.sessionID;
-        commitBeforeEnd(req, res, state, rawEnd, plainEnd, store);
+        const loadedId = sessionStateOf(req.session)?.snapshot.stored ? req.sessionID : undefined;
+        commitBeforeEnd(req, res, loadedId, rawEnd, plainEnd, store);
       }
       andThen(req, res, next);
     });
@@ -172,18 +168,22 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions): Ses
 function commitBeforeEnd(
   req: Request,
   res: Response,
-  state: SessionRequestState,
+  loadedId: string | undefined,
   rawEnd: Response['end'],
   plainEnd: boolean,
   store: GuardedStore,
 ): void {
   const end = res.end;
+  /** Set once the session was checked (serialisable, saved if changed). */
+  let committed = false;
+  /** Set once the module saved or touched the session itself: the response ends without express-session's end. */
+  let ended = false;
   res.end = function (this: Response, ...args: unknown[]) {
     const session = req.session;
-    if (state.committed || !session || res.headersSent) {
-      return (state.ended ? rawEnd : end).apply(this, args as never);
+    if (committed || !session || res.headersSent) {
+      return (ended ? rawEnd : end).apply(this, args as never);
     }
-    state.committed = true;
+    committed = true;
     let values: Map<string, string>;
     try {
       values = serialise(session);
@@ -192,10 +192,11 @@ function commitBeforeEnd(
       logger.error(`The session holds a value that cannot be serialised: ${describe(err)}`);
       return replaceBody(res, end, unserialisableSession(err));
     }
-    if (!isDirty(state.snapshot, session.id, values)) {
-      if (!plainEnd || state.loadedId !== session.id) return end.apply(this, args as never);
+    const state = sessionStateOf(session);
+    if (!isDirty(state?.snapshot, session.id, values)) {
+      if (!plainEnd || loadedId !== session.id) return end.apply(this, args as never);
       // Unchanged and loaded for this cookie: express-session would renew the expiry and touch the store.
-      state.ended = true;
+      ended = true;
       session.touch();
       store.touch(session.id, session, (err?: unknown) => {
         if (err) logger.error(`Session could not be touched: ${describe(err)}`);
@@ -203,10 +204,10 @@ function commitBeforeEnd(
       });
       return res;
     }
-    state.pending = values;
+    if (state) state.pending = values;
     const saved = (err?: unknown): void => {
       if (!err) {
-        state.ended = plainEnd;
+        ended = plainEnd;
         return void (plainEnd ? rawEnd : end).apply(res, args as never);
       }
       req.session = undefined as never;

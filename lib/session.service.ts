@@ -6,7 +6,7 @@ import { storeUnavailable } from './session.errors.js';
 import type { RequestSession } from './interfaces/index.js';
 import type { ResolvedSessionModuleOptions } from './session.options.js';
 import { contextEnabled, sessionContext } from './session-context.js';
-import { assertSessionLoaded, sessionState } from './session-request.js';
+import { assertSessionLoaded, servedBySession } from './session-request.js';
 
 /** Keys of the session data, as `@Session('key')` and `SessionService.get()` accept them. */
 export type SessionKey = keyof SessionData;
@@ -143,7 +143,7 @@ export class SessionService {
   private request(): Request {
     const req = sessionContext.getStore();
     if (!req) throw new Error(contextEnabled(this.options) ? OUTSIDE_REQUEST : NO_CONTEXT);
-    if (!sessionState(req)) {
+    if (!servedBySession(req)) {
       throw new Error(
         `This route (${req.method} ${req.path}) has no session: it is excluded by the SessionModule's forRoutes/exclude options.`,
       );

@@ -1,13 +1,12 @@
 import { Logger } from '@nestjs/common';
-import type { Request } from 'express';
 import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
 import { LRUCache } from 'lru-cache';
 import { StoreDisconnectedError, StoreTimeoutError, unserialisableSession } from '../session.errors.js';
 import { callStore, conditionalOf, describe, hashId, KeyedQueue } from './store-call.js';
 import type { Callback, CONDITIONAL, ConditionalStore, SetIfResult } from './store-call.js';
-import { sessionState } from '../session-request.js';
-import type { SessionRequestState, SessionSnapshot } from '../session-request.js';
+import { attachSessionState, sessionStateOf } from '../session-request.js';
+import type { SessionSnapshot } from '../session-request.js';
 import { mergeChanges, recordProblem, sameValues, serialise, takeMeta, toRecord } from './session-record.js';
 import type { RecordLimits, RecordMeta } from './session-record.js';
 
@@ -119,23 +118,21 @@ export class GuardedStore extends Store {
   /** Called by express-session with each loaded record: keeps the module's timestamps and a snapshot aside. */
   override createSession(req: SessionRequest, record: SessionData): ReturnType<Store['createSession']> {
     const meta = takeMeta(record as unknown as Data);
-    const state = sessionState(req as unknown as Request);
-    if (state) {
-      state.createdAt = meta?.createdAt;
-      state.snapshot = {
-        sid: req.sessionID,
-        values: serialise(record),
-        stored: true,
-        written: false,
-        revision: (record as { [LOADED_REVISION]?: string })[LOADED_REVISION],
-      };
-    }
-    return super.createSession(req, record);
+    const snapshot: SessionSnapshot = {
+      sid: req.sessionID,
+      values: serialise(record),
+      stored: true,
+      written: false,
+      revision: (record as { [LOADED_REVISION]?: string })[LOADED_REVISION],
+    };
+    const session = super.createSession(req, record);
+    attachSessionState(session, { snapshot, createdAt: meta?.createdAt });
+    return session;
   }
 
   override set(sid: string, session: SessionData, callback?: Callback): void {
     const done = callback ?? (() => undefined);
-    const state = requestState(session);
+    const state = sessionStateOf(session);
     // A request's session is stored with its expiry renewed, as express-session renews it before its own save:
     // a session changed on every request would otherwise keep the expiry it was loaded with.
     if (state) (session as { resetMaxAge?: () => void }).resetMaxAge?.();
@@ -147,7 +144,7 @@ export class GuardedStore extends Store {
       return;
     }
     if (state) state.pending = undefined;
-    const snapshot = state?.snapshot?.sid === sid ? state.snapshot : undefined;
+    const snapshot = state?.snapshot.sid === sid ? state.snapshot : undefined;
     if (snapshot?.written && sameValues(snapshot.values, values)) {
       // Written by this request already: express-session saving again at the end adds nothing.
       done();
@@ -184,14 +181,14 @@ export class GuardedStore extends Store {
       done();
       return;
     }
-    const state = requestState(session);
-    if (state?.snapshot?.sid === sid && state.snapshot.written) {
+    const state = sessionStateOf(session);
+    if (state?.snapshot.sid === sid && state.snapshot.written) {
       // Written by this request (the commit before the response): that write set the new expiry, so the
       // touch express-session sends at the end would be a second store round trip for nothing.
       done();
       return;
     }
-    if (this.options.idleTimeout && state?.snapshot?.sid === sid && state.snapshot.stored) {
+    if (this.options.idleTimeout && state?.snapshot.sid === sid && state.snapshot.stored) {
       // The idle timeout reads the last-seen time in the record, which a plain touch does not write.
       const snapshot = state.snapshot;
       const meta: RecordMeta = { createdAt: state.createdAt || Date.now(), lastSeen: Date.now() };
@@ -355,10 +352,4 @@ export class GuardedStore extends Store {
     });
     return null;
   }
-}
-
-/** The module's state of the request a session object belongs to (express-session keeps `req` on it). */
-function requestState(session: SessionData): SessionRequestState | undefined {
-  const req = (session as { req?: Request }).req;
-  return req ? sessionState(req) : undefined;
 }
