@@ -163,6 +163,11 @@ export class GuardedStore extends Store {
       this.put(sid, this.toRecord(session, meta), remember, done);
       return;
     }
+    // A conditional write finds a concurrent one by itself; other stores need this process's writes in a row.
+    if (this.conditional && snapshot.revision !== undefined) {
+      this.writeChanges(sid, session, snapshot, values, meta, remember, done);
+      return;
+    }
     this.writes.run(sid, done, (finish) => this.writeChanges(sid, session, snapshot, values, meta, remember, finish));
   }
 
