@@ -145,6 +145,40 @@ describe('the embedded store', () => {
     }
   });
 
+  it('a subclass that overrides get and set is read and written through them on every request', async () => {
+    /** Marks what it stores, and counts its calls: stands for a store that encrypts or logs. */
+    class MarkingStore extends EmbeddedStore {
+      readonly calls = { get: 0, set: 0 };
+      override get(sid: string, callback: (err?: unknown, session?: SessionData | null) => void): void {
+        this.calls.get += 1;
+        super.get(sid, callback);
+      }
+      override set(sid: string, session: SessionData, callback?: (err?: unknown) => void): void {
+        this.calls.set += 1;
+        super.set(sid, { ...session, marked: this.calls.set } as SessionData, callback);
+      }
+    }
+    const store = new MarkingStore();
+    const t = await startApp({
+      imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store } })],
+      controllers: [AuthController],
+    });
+    try {
+      const client = t.client();
+      assert.equal((await client.post('/auth/login', { userId: 'alice' })).status, 200);
+      const calls = { ...store.calls };
+      const changed = await client.post('/auth/set', { role: 'admin' });
+      assert.equal(changed.status, 200);
+      assert.ok(store.calls.get > calls.get, 'the changed request loaded through the subclass get');
+      assert.ok(store.calls.set > calls.set, 'and was written through the subclass set');
+      const stored = await peek(store, changed.body.id);
+      assert.equal(stored?.role, 'admin');
+      assert.equal((stored as { marked?: number } | null)?.marked, store.calls.set, 'the last write went through set');
+    } finally {
+      await t.close();
+    }
+  });
+
   it('100k distinct sessions stay within the cap: the count stays at the cap and the heap does not grow past it', async (t) => {
     const cap = 1000;
     const total = 100_000;

@@ -88,6 +88,7 @@ export class EmbeddedStore extends Store {
 
   /** Conditional writes (internal): the revision of a session is its stored text. */
   readonly [CONDITIONAL]: ConditionalStore[typeof CONDITIONAL] = {
+    replaces: { get: EmbeddedStore.prototype.get, set: EmbeddedStore.prototype.set },
     get: (sid, callback) => {
       const raw = this.cache.get(sid);
       callback(null, raw === undefined ? null : { record: JSON.parse(raw), revision: raw });

@@ -114,6 +114,7 @@ export class RedisSessionStore extends DeferredStore {
    * instances never overwrite each other's changes.
    */
   readonly [CONDITIONAL]: ConditionalStore[typeof CONDITIONAL] = {
+    replaces: { get: RedisSessionStore.prototype.get, set: RedisSessionStore.prototype.set },
     get: (sid, callback) => {
       this.withStore(callback, (store) => {
         settle(

@@ -97,11 +97,18 @@ export interface ConditionalStore {
     get(sid: string, callback: Callback<{ record: unknown; revision: string } | null>): void;
     /** Writes `record` only if the stored record is still at `revision`. */
     setIf(sid: string, record: object, revision: string, callback: Callback<SetIfResult>): void;
+    /** The store's own `get` and `set`, which these two stand in for. */
+    replaces: { get: unknown; set: unknown };
   };
 }
 
-/** The store's conditional-write capability, when it has one. */
+/**
+ * The store's conditional-write capability, when it has one and the store's `get` and `set` are still its
+ * own: a subclass that overrides either (to encrypt, to log) is read and written through them, never around.
+ */
 export function conditionalOf(store: object): ConditionalStore[typeof CONDITIONAL] | undefined {
   const capability = (store as Partial<ConditionalStore>)[CONDITIONAL];
-  return capability && typeof capability.setIf === 'function' ? capability : undefined;
+  if (!capability || typeof capability.setIf !== 'function') return undefined;
+  const { get, set } = store as { get?: unknown; set?: unknown };
+  return get === capability.replaces.get && set === capability.replaces.set ? capability : undefined;
 }
