@@ -45,6 +45,46 @@ describe('postgresStore() options', () => {
 });
 
 describe('PostgreSQL store', { skip: skipWithout('DATABASE_URL') }, () => {
+  it('two instances changing different keys of one session at the same moment: no change is lost', async () => {
+    const tableName = uniqueName('race');
+    const a = await bootOn(postgresStore({ connectionString: DATABASE_URL!, tableName }));
+    const b = await bootOn(postgresStore({ connectionString: DATABASE_URL!, tableName }));
+    try {
+      const onA = a.client();
+      assert.equal((await onA.post('/auth/login', { userId: 'alice' })).status, 200);
+      const cookie = onA.cookieHeader();
+      const onB = b.client();
+      const rounds = 30;
+      for (let i = 0; i < rounds; i++) {
+        const [fromA, fromB] = await Promise.all([
+          onA.post('/auth/set', { [`a${i}`]: i }),
+          onB.post('/auth/set', { [`b${i}`]: i }, { cookie }),
+        ]);
+        assert.equal(fromA.status, 200);
+        assert.equal(fromB.status, 200);
+      }
+      const { data } = (await onA.get('/auth/state')).body as { data: Record<string, unknown> };
+      for (let i = 0; i < rounds; i++) {
+        assert.equal(data[`a${i}`], i, `A's change ${i} kept`);
+        assert.equal(data[`b${i}`], i, `B's change ${i} kept`);
+      }
+      assert.equal(data.userId, 'alice');
+      // Logged out on B: A's next change lands in a new anonymous session, and the old id has no row.
+      const sid = sidOf(onA.jar.get('connect.sid'))!;
+      assert.equal((await onB.post('/auth/logout', undefined, { cookie })).status, 200);
+      assert.equal((await onA.post('/auth/set', { late: true })).status, 200);
+      assert.equal((await onA.get('/auth/state')).body.authenticated, false);
+      const rows = await withPool(
+        async (pool) =>
+          (await pool.query(`SELECT count(*)::int AS n FROM "${tableName}" WHERE sid = $1`, [sid])).rows[0].n,
+      );
+      assert.equal(rows, 0, 'the logged-out session has no row');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('creates its table on first use, not before, and keeps each session as a row', async () => {
     const tableName = uniqueName('session');
     const exists = () =>

@@ -2,6 +2,8 @@ import expressSession from 'express-session';
 import type { SessionData, Store } from 'express-session';
 import { ownStore } from '../session.options.js';
 import { DeferredStore, loadOptional } from './deferred-store.js';
+import { CONDITIONAL } from './store-call.js';
+import type { ConditionalStore, SetIfResult } from './store-call.js';
 import type {
   PgPoolLike,
   PostgresStoreOptions,
@@ -83,6 +85,37 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
   }
 
   /**
+   * Conditional writes (internal): a session's revision is its row's `sess` as stored text (a `json` column
+   * keeps the text as written). `setIf` is one `UPDATE ... WHERE sess::text = <revision>`, which PostgreSQL
+   * re-checks against a row another transaction changed meanwhile; only when it updates nothing does a
+   * `SELECT` tell a changed session (merged and tried again) from one that is gone (not written back).
+   */
+  readonly [CONDITIONAL]: ConditionalStore[typeof CONDITIONAL] = {
+    replaces: { get: PostgresSessionStore.prototype.get, set: PostgresSessionStore.prototype.set },
+    get: (sid, callback) => this.readRevision(sid, callback),
+    setIf: (sid, record, revision, callback) => {
+      const json = JSON.stringify(record);
+      this.sql(
+        `UPDATE ${this.table} SET sess = $2::json, expire = to_timestamp($3) ` +
+          'WHERE sid = $1 AND sess::text = $4 AND expire >= to_timestamp($5)',
+        [sid, json, this.expireSeconds(record as SessionData), revision, liveAfter()],
+        (_rows, count) => count,
+        (err, updated) => {
+          if (err) return callback(err);
+          if (updated === 1) return callback(null, { status: 'written', revision: json });
+          this.readRevision(sid, (readErr, found) => {
+            if (readErr) return callback(readErr);
+            const result: SetIfResult = found
+              ? { status: 'changed', latest: found.record, revision: found.revision }
+              : { status: 'gone' };
+            callback(null, result);
+          });
+        },
+      );
+    },
+  };
+
+  /**
    * Extends the row's expiry and, in the same statement, the `cookie.expires` stored in the session
    * (connect-pg-simple's own touch updates the column only, so a session kept alive by touches would
    * read back as expired at its last save's expiry). Nothing else in the row changes.
@@ -93,8 +126,7 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
       return;
     }
     const expires = (session.cookie as { expires?: Date | string | null } | undefined)?.expires;
-    const at = expires ? new Date(expires).getTime() : Date.now() + (this.options.ttl ?? DEFAULT_TTL);
-    const values: unknown[] = [Math.ceil(at / 1000), sid];
+    const values: unknown[] = [this.expireSeconds(session), sid];
     let text = `UPDATE ${this.table} SET expire = to_timestamp($1)`;
     if (expires) {
       text += `, sess = jsonb_set(sess::jsonb, '{cookie,expires}', to_jsonb($3::text))::json`;
@@ -127,6 +159,24 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
 
   override clear(callback?: Callback): void {
     this.sql('DELETE FROM ' + this.table, [], () => undefined, callback);
+  }
+
+  /** The row's expiry in epoch seconds: the cookie's, else now + `ttl` (as connect-pg-simple computes it). */
+  private expireSeconds(session: SessionData): number {
+    const expires = (session.cookie as { expires?: Date | string | null } | undefined)?.expires;
+    const at = expires ? new Date(expires).getTime() : Date.now() + (this.options.ttl ?? DEFAULT_TTL);
+    return Math.ceil(at / 1000);
+  }
+
+  /** A live row's session and its stored text. */
+  private readRevision(sid: string, callback: Callback<{ record: unknown; revision: string } | null>): void {
+    this.sql(
+      `SELECT sess::text AS sess FROM ${this.table} WHERE sid = $1 AND expire >= to_timestamp($2)`,
+      [sid, liveAfter()],
+      (rows) =>
+        rows.length === 0 ? null : { record: JSON.parse(rows[0].sess as string), revision: rows[0].sess as string },
+      callback,
+    );
   }
 
   protected override refuse(): Error | undefined {
@@ -213,10 +263,23 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
     }
   }
 
-  private sql<T>(text: string, values: unknown[], map: (rows: any[]) => T, callback: Callback<T> | undefined): void {
+  private sql<T>(
+    text: string,
+    values: unknown[],
+    map: (rows: any[], count: number) => T,
+    callback: Callback<T> | undefined,
+  ): void {
     this.afterTable(callback, () => {
       this.pool!.query(text, values).then(
-        (result) => callback?.(null, map(result.rows)),
+        (result) => {
+          let value: T;
+          try {
+            value = map(result.rows, (result as { rowCount?: number | null }).rowCount ?? 0);
+          } catch (err) {
+            return callback?.(err);
+          }
+          callback?.(null, value);
+        },
         (err: unknown) => callback?.(err),
       );
     });
@@ -225,6 +288,11 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
 
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
+}
+
+/** The second from which a row counts as live on a read: rounded up, as connect-pg-simple's own `get` does. */
+function liveAfter(): number {
+  return Math.ceil(Date.now() / 1000);
 }
 
 function parseSess(value: unknown): SessionData {
