@@ -38,7 +38,9 @@ describe('SessionModule configuration', () => {
       }
     }
     const t = await startApp({
-      imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, rolling: true, cookie: { sameSite: 'strict' } } })],
+      imports: [
+        SessionModule.forRoot({ session: { secret: TEST_SECRET, rolling: true, cookie: { sameSite: 'strict' } } }),
+      ],
       providers: [Reader],
     });
     try {
@@ -73,7 +75,10 @@ describe('SessionModule configuration', () => {
     } finally {
       await t.close();
     }
-    const d = await startApp({ imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET } })], controllers: [Bare] });
+    const d = await startApp({
+      imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET } })],
+      controllers: [Bare],
+    });
     try {
       const res = await d.client().get('/bare');
       assert.equal(res.setCookies.length, 0, 'by default an untouched session sets no cookie');
@@ -85,7 +90,10 @@ describe('SessionModule configuration', () => {
   it('refuses to boot without a secret, with a message that says so', async () => {
     @Module({ imports: [SessionModule.forRoot({ session: {} as never })] })
     class NoSecret {}
-    await assert.rejects(NestFactory.create(NoSecret, { logger: false, abortOnError: false }), /session\.secret is required/);
+    await assert.rejects(
+      NestFactory.create(NoSecret, { logger: false, abortOnError: false }),
+      /session\.secret is required/,
+    );
   });
 
   describe('isGlobal', () => {

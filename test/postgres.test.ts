@@ -6,6 +6,7 @@ import type { SessionData } from 'express-session';
 import { startApp, TEST_SECRET } from './support/app.js';
 import type { TestApp } from './support/app.js';
 import { AuthController } from './support/controllers.js';
+import { assertNoChangeLostAcrossInstances } from './support/reliability.js';
 import { sidOf } from './support/http.js';
 import { DATABASE_URL, eventually, skipWithout, TcpRelay, uniqueName } from './support/servers.js';
 import { withPool } from './support/store-kinds.js';
@@ -50,25 +51,7 @@ describe('PostgreSQL store', { skip: skipWithout('DATABASE_URL') }, () => {
     const a = await bootOn(postgresStore({ connectionString: DATABASE_URL!, tableName }));
     const b = await bootOn(postgresStore({ connectionString: DATABASE_URL!, tableName }));
     try {
-      const onA = a.client();
-      assert.equal((await onA.post('/auth/login', { userId: 'alice' })).status, 200);
-      const cookie = onA.cookieHeader();
-      const onB = b.client();
-      const rounds = 30;
-      for (let i = 0; i < rounds; i++) {
-        const [fromA, fromB] = await Promise.all([
-          onA.post('/auth/set', { [`a${i}`]: i }),
-          onB.post('/auth/set', { [`b${i}`]: i }, { cookie }),
-        ]);
-        assert.equal(fromA.status, 200);
-        assert.equal(fromB.status, 200);
-      }
-      const { data } = (await onA.get('/auth/state')).body as { data: Record<string, unknown> };
-      for (let i = 0; i < rounds; i++) {
-        assert.equal(data[`a${i}`], i, `A's change ${i} kept`);
-        assert.equal(data[`b${i}`], i, `B's change ${i} kept`);
-      }
-      assert.equal(data.userId, 'alice');
+      const { onA, onB, cookie } = await assertNoChangeLostAcrossInstances(a, b);
       // Logged out on B: A's next change lands in a new anonymous session, and the old id has no row.
       const sid = sidOf(onA.jar.get('connect.sid'))!;
       assert.equal((await onB.post('/auth/logout', undefined, { cookie })).status, 200);

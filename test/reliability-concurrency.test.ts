@@ -31,37 +31,41 @@ for (const storeCase of storeCases()) {
       }
     });
 
-    it('R17: 2,000 requests from 50 concurrent clients: each sees only its own session, no 5xx, no lost increment', { timeout: 120_000 }, async () => {
-      const { store, close } = await storeCase.create();
-      const t = await appOver(store);
-      try {
-        const clients = Array.from({ length: 50 }, (_, i) => ({ user: `user-${i}`, client: t.client() }));
-        await Promise.all(clients.map(({ user, client }) => client.post('/auth/login', { userId: user })));
-        const perClient = 40;
-        let serverErrors = 0;
-        let foreign = 0;
-        await Promise.all(
-          clients.map(async ({ user, client }) => {
-            for (let i = 1; i <= perClient; i++) {
-              const res = await client.post('/r/increment');
-              if (res.status >= 500) serverErrors += 1;
-              if (res.body?.userId !== user) foreign += 1;
-              else assert.equal(res.body.counter, i, `${user} increment ${i}`);
-            }
-          }),
-        );
-        assert.equal(serverErrors, 0);
-        assert.equal(foreign, 0, 'no client saw another client\'s session');
-        for (const { user, client } of clients) {
-          const stored = await store.peek(sidOf(client.jar.get('connect.sid'))!);
-          assert.equal(stored?.userId, user);
-          assert.equal(stored?.counter, perClient, `${user}: every increment kept`);
+    it(
+      'R17: 2,000 requests from 50 concurrent clients: each sees only its own session, no 5xx, no lost increment',
+      { timeout: 120_000 },
+      async () => {
+        const { store, close } = await storeCase.create();
+        const t = await appOver(store);
+        try {
+          const clients = Array.from({ length: 50 }, (_, i) => ({ user: `user-${i}`, client: t.client() }));
+          await Promise.all(clients.map(({ user, client }) => client.post('/auth/login', { userId: user })));
+          const perClient = 40;
+          let serverErrors = 0;
+          let foreign = 0;
+          await Promise.all(
+            clients.map(async ({ user, client }) => {
+              for (let i = 1; i <= perClient; i++) {
+                const res = await client.post('/r/increment');
+                if (res.status >= 500) serverErrors += 1;
+                if (res.body?.userId !== user) foreign += 1;
+                else assert.equal(res.body.counter, i, `${user} increment ${i}`);
+              }
+            }),
+          );
+          assert.equal(serverErrors, 0);
+          assert.equal(foreign, 0, "no client saw another client's session");
+          for (const { user, client } of clients) {
+            const stored = await store.peek(sidOf(client.jar.get('connect.sid'))!);
+            assert.equal(stored?.userId, user);
+            assert.equal(stored?.counter, perClient, `${user}: every increment kept`);
+          }
+        } finally {
+          await t.close();
+          await close();
         }
-      } finally {
-        await t.close();
-        await close();
-      }
-    });
+      },
+    );
   });
 }
 
@@ -94,7 +98,10 @@ describe('logs', () => {
         assert.ok(!line.includes(sid), `a log line names the raw id: ${line}`);
         assert.ok(!line.includes(decodeURIComponent(cookie)), 'a log line holds the cookie');
       }
-      assert.ok(lines.some((l) => /Session [0-9a-f]{12} had a corrupt record/.test(l)), 'the corrupt record is named by a short hash');
+      assert.ok(
+        lines.some((l) => /Session [0-9a-f]{12} had a corrupt record/.test(l)),
+        'the corrupt record is named by a short hash',
+      );
     } finally {
       await t.close();
       await close();

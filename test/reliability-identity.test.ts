@@ -81,7 +81,11 @@ describe('identity and cookies', () => {
     try {
       const me = await client.at(rotating.url).get('/auth/me');
       assert.equal(me.status, 200, 'the old signature is still accepted');
-      assert.equal(client.jar.get('connect.sid'), signed(sid, NEW), 're-signed with the new secret in the same response');
+      assert.equal(
+        client.jar.get('connect.sid'),
+        signed(sid, NEW),
+        're-signed with the new secret in the same response',
+      );
       const again = await client.at(rotating.url).get('/auth/me');
       assert.equal(again.setCookies.length, 0, 'a cookie already on the new secret is not sent again');
     } finally {
@@ -90,7 +94,11 @@ describe('identity and cookies', () => {
 
     const after = await appOver(store, { session: { secret: NEW } });
     try {
-      assert.deepEqual((await client.at(after.url).get('/auth/me')).body, { userId: 'alice' }, 'still logged in without the old secret');
+      assert.deepEqual(
+        (await client.at(after.url).get('/auth/me')).body,
+        { userId: 'alice' },
+        'still logged in without the old secret',
+      );
     } finally {
       await after.close();
     }
@@ -112,7 +120,9 @@ describe('identity and cookies', () => {
         assert.equal(res.status, 200, `stale cookie ${first.slice(0, 12)} first`);
         assert.deepEqual(res.body, { userId: 'alice' });
       }
-      const order = await t.client().get('/auth/me', { cookie: `connect.sid=${liveCookie}; connect.sid=${staleCookie}` });
+      const order = await t
+        .client()
+        .get('/auth/me', { cookie: `connect.sid=${liveCookie}; connect.sid=${staleCookie}` });
       assert.deepEqual(order.body, { userId: 'alice' });
     } finally {
       await t.close();
@@ -140,16 +150,30 @@ describe('identity and cookies', () => {
       ['a sample secret', { session: { secret: 'keyboard cat' } }, /well-known sample/],
       ['a short old secret in a rotation', { session: { secret: [TEST_SECRET, 'old'] } }, /shorter than 32/],
       ['the MemoryStore', { session: { secret: TEST_SECRET, store: new session.MemoryStore() } }, /MemoryStore/],
-      ['__Host- with a Domain', { session: { secret: TEST_SECRET, name: '__Host-sid', cookie: { secure: true, domain: 'example.com' } } }, /must not have cookie\.domain/],
-      ['__Host- with a Path', { session: { secret: TEST_SECRET, name: '__Host-sid', cookie: { secure: true, path: '/app' } } }, /cookie\.path '\/'/],
+      [
+        '__Host- with a Domain',
+        { session: { secret: TEST_SECRET, name: '__Host-sid', cookie: { secure: true, domain: 'example.com' } } },
+        /must not have cookie\.domain/,
+      ],
+      [
+        '__Host- with a Path',
+        { session: { secret: TEST_SECRET, name: '__Host-sid', cookie: { secure: true, path: '/app' } } },
+        /cookie\.path '\/'/,
+      ],
       ['__Host- without Secure', { session: { secret: TEST_SECRET, name: '__Host-sid' } }, /needs cookie\.secure/],
-      ['SameSite=None without Secure', { session: { secret: TEST_SECRET, cookie: { sameSite: 'none' } } }, /'none' needs cookie\.secure/],
+      [
+        'SameSite=None without Secure',
+        { session: { secret: TEST_SECRET, cookie: { sameSite: 'none' } } },
+        /'none' needs cookie\.secure/,
+      ],
     ];
     for (const [what, options, message] of refused) {
       it(`refuses ${what}`, () => inProduction(() => assert.rejects(boot(options), message)));
     }
     it('boots a sound configuration, and allows in development what it refuses in production', async () => {
-      await inProduction(() => boot({ session: { secret: TEST_SECRET, name: '__Host-sid', cookie: { secure: true } } }));
+      await inProduction(() =>
+        boot({ session: { secret: TEST_SECRET, name: '__Host-sid', cookie: { secure: true } } }),
+      );
       await boot({ session: { secret: 'keyboard cat' } });
     });
   });

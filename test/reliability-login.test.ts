@@ -119,7 +119,10 @@ for (const storeCase of storeCases()) {
 
     it('R9: absoluteTimeout: a session expires however active, whatever the cookie and store TTL say', async () => {
       const { store, close } = await storeCase.create();
-      const t = await appOver(store, { absoluteTimeout: 500, session: { cookie: { maxAge: 3_600_000 }, rolling: true } });
+      const t = await appOver(store, {
+        absoluteTimeout: 500,
+        session: { cookie: { maxAge: 3_600_000 }, rolling: true },
+      });
       try {
         const client = t.client();
         await client.post('/auth/login', { userId: 'alice' });
@@ -130,7 +133,11 @@ for (const storeCase of storeCases()) {
           last = (await client.get('/auth/me')).status;
         }
         assert.equal(last, 401, 'refused once 500 ms had passed since login');
-        assert.equal((await t.client().get('/auth/me', { cookie: `connect.sid=${cookie}` })).status, 401, 'a replayed cookie too');
+        assert.equal(
+          (await t.client().get('/auth/me', { cookie: `connect.sid=${cookie}` })).status,
+          401,
+          'a replayed cookie too',
+        );
       } finally {
         await t.close();
         await close();

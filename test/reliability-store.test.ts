@@ -33,23 +33,27 @@ for (const storeCase of storeCases()) {
       }
     });
 
-    it('R11: a store.get or store.set that never answers is a 503 after storeTimeout; the next request is served', { timeout: 20_000 }, async () => {
-      const { store, close } = await storeCase.create();
-      const t = await appOver(store, { storeTimeout: 300 });
-      try {
-        const client = t.client();
-        await client.post('/auth/login', { userId: 'alice' });
-        store.next('get', { kind: 'hang' });
-        assert.equal((await client.get('/whoami')).status, 503);
-        store.next('set', { kind: 'hang' });
-        assert.equal((await client.post('/auth/set', { a: 'x' })).status, 503);
-        assert.equal(store.hanging.length, 2, 'both store calls were left hanging; the requests were not');
-        assert.deepEqual((await client.get('/whoami')).body, { userId: 'alice' });
-      } finally {
-        await t.close();
-        await close();
-      }
-    });
+    it(
+      'R11: a store.get or store.set that never answers is a 503 after storeTimeout; the next request is served',
+      { timeout: 20_000 },
+      async () => {
+        const { store, close } = await storeCase.create();
+        const t = await appOver(store, { storeTimeout: 300 });
+        try {
+          const client = t.client();
+          await client.post('/auth/login', { userId: 'alice' });
+          store.next('get', { kind: 'hang' });
+          assert.equal((await client.get('/whoami')).status, 503);
+          store.next('set', { kind: 'hang' });
+          assert.equal((await client.post('/auth/set', { a: 'x' })).status, 503);
+          assert.equal(store.hanging.length, 2, 'both store calls were left hanging; the requests were not');
+          assert.deepEqual((await client.get('/whoami')).body, { userId: 'alice' });
+        } finally {
+          await t.close();
+          await close();
+        }
+      },
+    );
 
     it('R12: when saving a changed session fails, the client gets a 503, not a 2xx, and the store keeps the old value', async () => {
       const { store, close } = await storeCase.create();
@@ -121,26 +125,30 @@ for (const storeCase of storeCases()) {
       }
     });
 
-    it('R15: a circular object or a BigInt in the session is a clear 500 that completes at once; the stored session is intact', { timeout: 20_000 }, async () => {
-      const { store, close } = await storeCase.create();
-      const t = await appOver(store);
-      try {
-        const client = t.client();
-        const { body } = await client.post('/auth/set', { a: 'kept' });
-        for (const kind of ['circular', 'bigint']) {
-          const res = await client.post(`/r/poison/${kind}`);
-          assert.equal(res.status, 500, kind);
-          assert.match(res.body.message, /cannot be serialised/);
-          assert.equal((await store.peek(body.id))?.a, 'kept');
+    it(
+      'R15: a circular object or a BigInt in the session is a clear 500 that completes at once; the stored session is intact',
+      { timeout: 20_000 },
+      async () => {
+        const { store, close } = await storeCase.create();
+        const t = await appOver(store);
+        try {
+          const client = t.client();
+          const { body } = await client.post('/auth/set', { a: 'kept' });
+          for (const kind of ['circular', 'bigint']) {
+            const res = await client.post(`/r/poison/${kind}`);
+            assert.equal(res.status, 500, kind);
+            assert.match(res.body.message, /cannot be serialised/);
+            assert.equal((await store.peek(body.id))?.a, 'kept');
+          }
+          const raw = await client.post('/r/poison-raw');
+          assert.equal(raw.status, 500, 'a @Res() handler that answered itself gets the 500 too');
+          assert.match(raw.body.message, /cannot be serialised/);
+          assert.equal((await client.get('/auth/state')).body.data.a, 'kept');
+        } finally {
+          await t.close();
+          await close();
         }
-        const raw = await client.post('/r/poison-raw');
-        assert.equal(raw.status, 500, 'a @Res() handler that answered itself gets the 500 too');
-        assert.match(raw.body.message, /cannot be serialised/);
-        assert.equal((await client.get('/auth/state')).body.data.a, 'kept');
-      } finally {
-        await t.close();
-        await close();
-      }
-    });
+      },
+    );
   });
 }

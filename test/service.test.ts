@@ -125,7 +125,8 @@ describe('SessionService', () => {
     const store = new FaultStore();
     await withApp(store, async (t) => {
       const clients = ['c0', 'c1', 'c2', 'c3'].map((name) => ({ name, client: t.client() }));
-      for (const { name, client } of clients) await client.post('/auth/login', { userId: name, data: { client: name } });
+      for (const { name, client } of clients)
+        await client.post('/auth/login', { userId: name, data: { client: name } });
       // Store reads take a while, so the 40 requests overlap inside the app.
       store.latency.get = 15;
       const results = await Promise.all(
@@ -150,7 +151,14 @@ describe('SessionService', () => {
       assert.throws(() => service.get('userId'), /outside an HTTP request/);
       assert.throws(() => service.set('userId', 1), /outside an HTTP request/);
       assert.throws(() => service.isAuthenticated(), /outside an HTTP request/);
-      for (const call of [() => service.save(), () => service.reload(), () => service.destroy(), () => service.regenerate(), () => service.logIn(1), () => service.logOut()]) {
+      for (const call of [
+        () => service.save(),
+        () => service.reload(),
+        () => service.destroy(),
+        () => service.regenerate(),
+        () => service.logIn(1),
+        () => service.logOut(),
+      ]) {
         await assert.rejects(call(), /outside an HTTP request/);
       }
     });

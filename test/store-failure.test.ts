@@ -25,7 +25,11 @@ describe('a failing store', () => {
         const before = handled.count;
         const res = await client.get('/whoami');
         assert.equal(res.status, 503);
-        assert.deepEqual(res.body, { statusCode: 503, message: STORE_UNAVAILABLE_MESSAGE, error: 'Service Unavailable' });
+        assert.deepEqual(res.body, {
+          statusCode: 503,
+          message: STORE_UNAVAILABLE_MESSAGE,
+          error: 'Service Unavailable',
+        });
         assert.doesNotMatch(res.text, /at .*\.js/);
         assert.equal(handled.count, before, 'the handler did not run');
         const again = await client.get('/whoami');

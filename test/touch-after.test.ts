@@ -99,30 +99,24 @@ for (const kind of storeKinds) {
       }
     });
 
-    it(
-      'a session in use is never expired early: used every 250 ms for longer than its maxAge, it stays alive',
-      async () => {
-        const instance = await kind.create(true);
-        const maxAge = 2_500;
-        const s = await setUp(instance.store!, 1_000, maxAge);
-        try {
-          const until = Date.now() + maxAge + 1_500;
-          let requests = 0;
-          while (Date.now() < until && requests < 40) {
-            const res = await s.client.get('/auth/me');
-            assert.equal(res.status, 200, `request ${requests} after ${maxAge} ms of use is still logged in`);
-            requests += 1;
-            await sleep(250);
-          }
-          assert.ok(
-            s.store.calls.touch < requests,
-            `fewer touches (${s.store.calls.touch}) than requests (${requests})`,
-          );
-        } finally {
-          await s.t.close();
-          await instance.dispose();
+    it('a session in use is never expired early: used every 250 ms for longer than its maxAge, it stays alive', async () => {
+      const instance = await kind.create(true);
+      const maxAge = 2_500;
+      const s = await setUp(instance.store!, 1_000, maxAge);
+      try {
+        const until = Date.now() + maxAge + 1_500;
+        let requests = 0;
+        while (Date.now() < until && requests < 40) {
+          const res = await s.client.get('/auth/me');
+          assert.equal(res.status, 200, `request ${requests} after ${maxAge} ms of use is still logged in`);
+          requests += 1;
+          await sleep(250);
         }
-      },
-    );
+        assert.ok(s.store.calls.touch < requests, `fewer touches (${s.store.calls.touch}) than requests (${requests})`);
+      } finally {
+        await s.t.close();
+        await instance.dispose();
+      }
+    });
   });
 }

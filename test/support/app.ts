@@ -33,7 +33,9 @@ export async function startApp(spec: TestAppSpec | Type<unknown>): Promise<TestA
     root = TestRootModule;
     prefix = spec.globalPrefix;
   }
-  const app = await NestFactory.create<NestExpressApplication>(root, { logger: process.env.TEST_LOGS ? undefined : false });
+  const app = await NestFactory.create<NestExpressApplication>(root, {
+    logger: process.env.TEST_LOGS ? undefined : false,
+  });
   if (prefix) app.setGlobalPrefix(prefix);
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');

@@ -52,7 +52,9 @@ export class AuthController {
 
   @Post('login')
   @HttpCode(200)
-  async login(@Body() body: { userId?: string; data?: Partial<SessionData>; keep?: SessionKey[] } = {}): Promise<{ id: string }> {
+  async login(
+    @Body() body: { userId?: string; data?: Partial<SessionData>; keep?: SessionKey[] } = {},
+  ): Promise<{ id: string }> {
     await this.sessions.logIn(body.userId ?? 'alice', body.data, { keep: body.keep });
     return { id: this.sessions.id };
   }

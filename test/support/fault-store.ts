@@ -61,7 +61,9 @@ export class FaultStore extends Store {
 
   /** Writes the real store directly (no fault, not counted). */
   put(sid: string, value: unknown): Promise<void> {
-    return new Promise((resolve, reject) => this.inner.set(sid, value as SessionData, (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.inner.set(sid, value as SessionData, (err) => (err ? reject(err) : resolve())),
+    );
   }
 
   override get(sid: string, cb: Callback): void {

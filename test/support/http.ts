@@ -32,7 +32,12 @@ export class Client {
     return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
   }
 
-  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<TestResponse> {
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<TestResponse> {
     const sent: Record<string, string> = { ...headers };
     if (this.jar.size > 0 && !('cookie' in sent)) sent.cookie = this.cookieHeader();
     if (body !== undefined) sent['content-type'] = 'application/json';

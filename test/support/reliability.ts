@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { SessionModule } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
 import type { SessionOptions } from 'express-session';
@@ -5,6 +6,7 @@ import { startApp, TEST_SECRET } from './app.js';
 import type { TestApp } from './app.js';
 import { AuthController, CounterController, ReliabilityController } from './controllers.js';
 import type { FaultStore } from './fault-store.js';
+import type { Client } from './http.js';
 
 /** Boots the test controllers over this store with these module options. */
 export function appOver(
@@ -26,3 +28,35 @@ export function records(store: FaultStore): Promise<Record<string, any>[]> {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Two apps (two instances over one store) serve one logged-in session: each round, a change of a different
+ * key reaches each instance at the same moment; at the end every change of every round is in the session.
+ */
+export async function assertNoChangeLostAcrossInstances(
+  a: TestApp,
+  b: TestApp,
+  rounds = 30,
+): Promise<{ onA: Client; onB: Client; cookie: string }> {
+  const onA = a.client();
+  assert.equal((await onA.post('/auth/login', { userId: 'alice' })).status, 200);
+  const cookie = onA.cookieHeader();
+  const onB = b.client();
+  for (let i = 0; i < rounds; i++) {
+    // Both load the same version, then both write: each instance's write either lands first or finds the
+    // other's change and merges into it.
+    const [fromA, fromB] = await Promise.all([
+      onA.post('/auth/set', { [`a${i}`]: i }),
+      onB.post('/auth/set', { [`b${i}`]: i }, { cookie }),
+    ]);
+    assert.equal(fromA.status, 200);
+    assert.equal(fromB.status, 200);
+  }
+  const { data } = (await onA.get('/auth/state')).body as { data: Record<string, unknown> };
+  for (let i = 0; i < rounds; i++) {
+    assert.equal(data[`a${i}`], i, `A's change ${i} kept`);
+    assert.equal(data[`b${i}`], i, `B's change ${i} kept`);
+  }
+  assert.equal(data.userId, 'alice');
+  return { onA, onB, cookie };
+}

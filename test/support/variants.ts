@@ -7,7 +7,10 @@ import type { SessionModuleOptions, SessionOptionsFactory } from 'nest-express-s
  * The same options through each way of configuring the module: forRoot, and forRootAsync with
  * useFactory (with inject), useClass and useExisting.
  */
-export function moduleVariants(options: SessionModuleOptions, extras: { isGlobal?: boolean } = {}): [string, DynamicModule][] {
+export function moduleVariants(
+  options: SessionModuleOptions,
+  extras: { isGlobal?: boolean } = {},
+): [string, DynamicModule][] {
   @Injectable()
   class OptionsFactory implements SessionOptionsFactory {
     createSessionOptions(): SessionModuleOptions {
@@ -32,6 +35,9 @@ export function moduleVariants(options: SessionModuleOptions, extras: { isGlobal
       }),
     ],
     ['forRootAsync useClass', SessionModule.forRootAsync({ useClass: OptionsFactory, ...extras })],
-    ['forRootAsync useExisting', SessionModule.forRootAsync({ imports: [FactoryModule], useExisting: OptionsFactory, ...extras })],
+    [
+      'forRootAsync useExisting',
+      SessionModule.forRootAsync({ imports: [FactoryModule], useExisting: OptionsFactory, ...extras }),
+    ],
   ];
 }
