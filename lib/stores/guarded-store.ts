@@ -3,12 +3,13 @@ import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
 import { LRUCache } from 'lru-cache';
 import { StoreDisconnectedError, StoreTimeoutError, unserialisableSession } from '../session.errors.js';
-import { callStore, conditionalOf, describe, hashId, KeyedQueue } from './store-call.js';
-import type { Callback, CONDITIONAL, ConditionalStore, SetIfResult } from './store-call.js';
+import { callStore, conditionalOf, describe, hashId } from './store-call.js';
+import type { Callback, CONDITIONAL, ConditionalStore } from './store-call.js';
 import { attachSessionState, sessionStateOf } from '../session-request.js';
 import type { SessionSnapshot } from '../session-request.js';
-import { mergeChanges, recordProblem, sameValues, serialise, takeMeta, toRecord } from './session-record.js';
+import { recordProblem, sameValues, serialise, takeMeta } from './session-record.js';
 import type { RecordLimits, RecordMeta } from './session-record.js';
+import { ChangeWriter } from './change-writer.js';
 
 /** How the guarded store calls the store underneath. */
 export interface GuardedStoreOptions extends RecordLimits {
@@ -18,9 +19,6 @@ export interface GuardedStoreOptions extends RecordLimits {
   /** Milliseconds during which a session written or touched by this process is not touched again (0: off). */
   touchAfter: number;
 }
-
-/** Conditional writes of one session in a row that may find it changed again before the module gives up. */
-const MAX_CONFLICTS = 5;
 
 /** Most session ids whose last touch this process remembers for `touchAfter`; past it, a touch is merely not saved. */
 const TOUCH_MEMORY = 100_000;
@@ -36,8 +34,8 @@ type SessionRequest = Parameters<Store['regenerate']>[0];
  * express-session lacks: a deadline on every call, retries on reads, a `disconnect` state that fails fast,
  * an `error` listener (a store error never crashes the process), rejection of corrupt or expired records
  * (cookie expiry, idle and absolute timeouts from the module's own timestamps), writes that merge this
- * request's changes into the latest stored copy and never bring back a destroyed session, and touch
- * throttling. Internal; the user's store stays in `SESSION_MODULE_OPTIONS.session.store`.
+ * request's changes into the latest stored copy and never bring back a destroyed session (ChangeWriter), and
+ * touch throttling. Internal; the user's store stays in `SESSION_MODULE_OPTIONS.session.store`.
  */
 export class GuardedStore extends Store {
   /** Set by express-session on the store it is given: makes a fresh session on a request. */
@@ -46,12 +44,10 @@ export class GuardedStore extends Store {
   private connected = true;
   /** Sessions written or touched within the last `touchAfter` ms by this process. */
   private readonly fresh?: LRUCache<string, true>;
-  /** Writes of one session id run one after another. */
-  private readonly writes = new KeyedQueue();
+  /** How sessions are written and removed. */
+  private readonly writer: ChangeWriter;
   /** What a loaded record is checked against; fixed for the store's life. */
   private readonly limits: RecordLimits;
-  /** Whether records carry the module's timestamps: only an idle or absolute timeout reads them. */
-  private readonly stamped: boolean;
   /** The store's conditional writes, when it has them (see CONDITIONAL). */
   private readonly conditional?: ConditionalStore[typeof CONDITIONAL];
 
@@ -66,7 +62,13 @@ export class GuardedStore extends Store {
       cookieExpiry: typeof inner.touch !== 'function',
     };
     this.conditional = conditionalOf(inner);
-    this.stamped = Boolean(options.idleTimeout || options.absoluteTimeout);
+    this.writer = new ChangeWriter({
+      inner,
+      conditional: this.conditional,
+      call: (operation, invoke, callback) => this.call(operation, invoke, callback),
+      logger: this.logger,
+      stamped: Boolean(options.idleTimeout || options.absoluteTimeout),
+    });
     if (options.touchAfter > 0) this.fresh = new LRUCache<string, true>({ max: TOUCH_MEMORY, ttl: options.touchAfter });
     inner.on('disconnect', () => {
       this.connected = false;
@@ -86,33 +88,41 @@ export class GuardedStore extends Store {
 
   override get(sid: string, callback: Callback<SessionData | null>): void {
     let attempt = 0;
-    const conditional = this.conditional;
-    const invoke: (cb: Callback<Data | null>) => void = conditional
-      ? (cb) =>
-          conditional.get(sid, (err, found) => {
-            if (err || !found) return cb(err, null);
-            // The revision travels with the record to createSession (JSON skips symbol keys).
-            const record = found.record as Data;
-            if (record && typeof record === 'object')
-              (record as { [LOADED_REVISION]?: string })[LOADED_REVISION] = found.revision;
-            cb(null, record);
-          })
-      : (cb) => this.inner.get(sid, cb as Callback<SessionData | null>);
     const read = (): void => {
-      this.call<Data | null>('get', invoke, (err, record) => {
-        if (err) {
-          if (attempt < this.options.retries && !(err instanceof StoreTimeoutError)) {
-            attempt += 1;
-            setTimeout(read, Math.max(0, this.options.retriesStrategy(attempt)));
+      this.call<Data | null>(
+        'get',
+        (cb) => this.readRecord(sid, cb),
+        (err, record) => {
+          if (err) {
+            if (attempt < this.options.retries && !(err instanceof StoreTimeoutError)) {
+              attempt += 1;
+              setTimeout(read, Math.max(0, this.options.retriesStrategy(attempt)));
+              return;
+            }
+            callback(err);
             return;
           }
-          callback(err);
-          return;
-        }
-        callback(null, this.usable(sid, record) as SessionData | null);
-      });
+          callback(null, this.usable(sid, record) as SessionData | null);
+        },
+      );
     };
     read();
+  }
+
+  /** Reads a record, with its revision when the store has conditional writes. */
+  private readRecord(sid: string, callback: Callback<Data | null>): void {
+    if (!this.conditional) {
+      this.inner.get(sid, callback as Callback<SessionData | null>);
+      return;
+    }
+    this.conditional.get(sid, (err, found) => {
+      if (err || !found) return callback(err, null);
+      // The revision travels with the record to createSession (JSON skips symbol keys).
+      const record = found.record as Data;
+      if (record && typeof record === 'object')
+        (record as { [LOADED_REVISION]?: string })[LOADED_REVISION] = found.revision;
+      callback(null, record);
+    });
   }
 
   /** Called by express-session with each loaded record: keeps the module's timestamps and a snapshot aside. */
@@ -159,23 +169,13 @@ export class GuardedStore extends Store {
       }
       this.fresh?.set(sid, true);
     };
-    if (!snapshot?.stored) {
-      this.put(sid, this.toRecord(session, meta), remember, done);
-      return;
-    }
-    // A conditional write finds a concurrent one by itself; other stores need this process's writes in a row.
-    if (this.conditional && snapshot.revision !== undefined) {
-      this.writeChanges(sid, session, snapshot, values, meta, remember, done);
-      return;
-    }
-    this.writes.run(sid, done, (finish) => this.writeChanges(sid, session, snapshot, values, meta, remember, finish));
+    if (snapshot?.stored) this.writer.write(sid, session, snapshot, values, meta, remember, done);
+    else this.writer.put(sid, session, meta, remember, done);
   }
 
   override destroy(sid: string, callback?: Callback): void {
     this.fresh?.delete(sid);
-    this.writes.run(sid, callback ?? (() => undefined), (finish) =>
-      this.call('destroy', (cb) => this.inner.destroy(sid, cb), finish),
-    );
+    this.writer.destroy(sid, callback ?? (() => undefined));
   }
 
   override touch(sid: string, session: SessionData, callback?: Callback): void {
@@ -201,9 +201,7 @@ export class GuardedStore extends Store {
         snapshot.revision = revision;
         this.fresh?.set(sid, true);
       };
-      this.writes.run(sid, done, (finish) =>
-        this.writeChanges(sid, session, snapshot, snapshot.values, meta, remember, finish),
-      );
+      this.writer.write(sid, session, snapshot, snapshot.values, meta, remember, done);
       return;
     }
     if (typeof this.inner.touch !== 'function') {
@@ -255,84 +253,6 @@ export class GuardedStore extends Store {
       return;
     }
     this.call('clear', (cb) => this.inner.clear!(cb), callback);
-  }
-
-  /**
-   * Writes this request's changes into the latest stored copy. A record that is gone was destroyed
-   * (logout elsewhere) or expired since this request loaded it: it is not written back. On a store with
-   * conditional writes the session is written in one step if nothing else wrote it since this request read
-   * it, and merged into the latest copy the store hands back if something did; on any other store the latest
-   * copy is read first.
-   */
-  private writeChanges(
-    sid: string,
-    session: SessionData,
-    snapshot: SessionSnapshot,
-    after: Map<string, string>,
-    meta: RecordMeta,
-    remember: (revision?: string) => void,
-    finish: Callback,
-  ): void {
-    const merged = (latest: unknown): Data | undefined => {
-      if (latest == null || recordProblem(latest, {}) !== undefined) {
-        this.logger.debug?.(`Session ${hashId(sid)} was destroyed while a request used it; its changes were dropped`);
-        return undefined;
-      }
-      const previous = takeMeta(latest as Data);
-      const record = mergeChanges(latest as Data, session, snapshot.values, after);
-      return this.toRecord(record, { createdAt: previous?.createdAt ?? meta.createdAt, lastSeen: meta.lastSeen });
-    };
-    const conditional = this.conditional;
-    if (conditional && snapshot.revision !== undefined) {
-      const attempt = (record: Data, revision: string, conflicts: number): void => {
-        this.call<SetIfResult>(
-          'set',
-          (cb) => conditional.setIf(sid, record, revision, cb),
-          (err, result) => {
-            if (err || !result) return finish(err ?? new Error('store setIf gave no result'));
-            if (result.status === 'written') {
-              remember(result.revision);
-              return finish();
-            }
-            const next = result.status === 'changed' ? merged(result.latest) : merged(null);
-            if (!next || result.status !== 'changed') return finish();
-            if (conflicts >= MAX_CONFLICTS) {
-              return finish(new Error(`Session ${hashId(sid)} kept changing under concurrent writes; not saved`));
-            }
-            attempt(next, result.revision, conflicts + 1);
-          },
-        );
-      };
-      attempt(this.toRecord(session, meta), snapshot.revision, 0);
-      return;
-    }
-    this.call<Data | null>(
-      'get',
-      (cb) => this.inner.get(sid, cb as Callback<SessionData | null>),
-      (err, latest) => {
-        if (err) return finish(err);
-        const record = merged(latest);
-        if (record) this.put(sid, record, remember, finish);
-        else finish();
-      },
-    );
-  }
-
-  /** The record to store: the session, with the module's timestamps when a timeout needs them. */
-  private toRecord(session: object, meta: RecordMeta): Data {
-    return this.stamped ? toRecord(session, meta) : (session as Data);
-  }
-
-  /** Stores a record; `remember` runs once it is stored. */
-  private put(sid: string, record: Data, remember: (revision?: string) => void, callback: Callback): void {
-    this.call(
-      'set',
-      (cb) => this.inner.set(sid, record as unknown as SessionData, cb),
-      (err) => {
-        if (!err) remember();
-        callback(err);
-      },
-    );
   }
 
   /** Calls the store once: fails fast while disconnected, turns throws into errors, enforces the deadline. */

@@ -1,9 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { SessionData, Store } from 'express-session';
 import { ownStore } from '../session.options.js';
 import { DeferredStore, loadOptional } from './deferred-store.js';
 import { CONDITIONAL } from './store-call.js';
-import type { ConditionalStore, SetIfResult } from './store-call.js';
+import type { ConditionalStore } from './store-call.js';
+import { readSession, writeSession, writeSessionIf } from './redis-commands.js';
+import type { RedisCommands } from './redis-commands.js';
 import type {
   RedisClientLike,
   RedisStoreOptions,
@@ -14,18 +15,6 @@ import type {
 const CLOSE_GRACE = 2_000;
 const DEFAULT_TTL = 86_400_000;
 const MAX_RECONNECT_DELAY = 1_000;
-
-/**
- * Writes ARGV[2] (expiring in ARGV[3] ms, or deletes the key when that is not above 0) only if the stored
- * text still has the SHA-1 ARGV[1]. Returns 1 when written, 0 when the key is gone, else the stored text.
- */
-const SET_IF_SCRIPT = `local current = redis.call('GET', KEYS[1])
-if not current then return 0 end
-if redis.sha1hex(current) ~= ARGV[1] then return current end
-local ttl = tonumber(ARGV[3])
-if ttl > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl) else redis.call('DEL', KEYS[1]) end
-return 1`;
-const SET_IF_SHA = createHash('sha1').update(SET_IF_SCRIPT).digest('hex');
 
 /**
  * A Redis session store (`connect-redis@9` over a `redis@5` client) that reports the connection's state
@@ -100,12 +89,12 @@ export class RedisSessionStore extends DeferredStore {
    * not used to judge the session expired.
    */
   override get(sid: string, callback: Callback<SessionData | null>): void {
-    this.withStore(callback, (store) => {
+    this.withStore(callback, (store) =>
       settle(
-        this.commands.get(keyOf(store, sid)).then((raw) => (raw ? (JSON.parse(raw) as SessionData) : null)),
+        readSession(this.commands, keyOf(store, sid)).then((found) => (found?.record ?? null) as SessionData | null),
         callback,
-      );
-    });
+      ),
+    );
   }
 
   /**
@@ -115,56 +104,35 @@ export class RedisSessionStore extends DeferredStore {
    */
   readonly [CONDITIONAL]: ConditionalStore[typeof CONDITIONAL] = {
     replaces: { get: RedisSessionStore.prototype.get, set: RedisSessionStore.prototype.set },
-    get: (sid, callback) => {
-      this.withStore(callback, (store) => {
+    get: (sid, callback) =>
+      this.withStore(callback, (store) =>
         settle(
-          this.commands.get(keyOf(store, sid)).then((raw) => (raw ? { record: JSON.parse(raw), revision: raw } : null)),
+          readSession(this.commands, keyOf(store, sid)).then((found) =>
+            found ? { record: found.record, revision: found.raw } : null,
+          ),
           callback,
-        );
-      });
-    },
-    setIf: (sid, record, revision, callback) => {
-      this.withStore(callback, (store) => {
-        const json = JSON.stringify(record);
-        const args = {
-          keys: [keyOf(store, sid)],
-          arguments: [
-            createHash('sha1').update(revision).digest('hex'),
-            json,
-            String(Math.max(0, this.ttlOf(record as SessionData))),
-          ],
-        };
-        const run = this.commands.evalSha(SET_IF_SHA, args).catch((err: unknown) => {
-          if (err instanceof Error && err.message.startsWith('NOSCRIPT'))
-            return this.commands.eval(SET_IF_SCRIPT, args);
-          throw err;
-        });
+        ),
+      ),
+    setIf: (sid, record, revision, callback) =>
+      this.withStore(callback, (store) =>
         settle(
-          run.then((reply): SetIfResult => {
-            if (reply === 1) return { status: 'written', revision: json };
-            if (reply === 0 || reply === null) return { status: 'gone' };
-            const latest = String(reply);
-            return { status: 'changed', latest: JSON.parse(latest), revision: latest };
-          }),
+          writeSessionIf(
+            this.commands,
+            keyOf(store, sid),
+            JSON.stringify(record),
+            revision,
+            this.ttlOf(record as SessionData),
+          ),
           callback,
-        );
-      });
-    },
+        ),
+      ),
   };
 
   /** Saves the session as JSON under `prefix + sid`, expiring to the millisecond with its cookie. */
   override set(sid: string, session: SessionData, callback?: Callback): void {
-    this.withStore(callback, (store) => {
-      const key = keyOf(store, sid);
-      const ttl = this.ttlOf(session);
-      const json = JSON.stringify(session);
-      const write =
-        ttl > 0 ? this.commands.set(key, json, { expiration: { type: 'PX', value: ttl } }) : this.commands.del(key);
-      settle(
-        write.then(() => undefined),
-        callback,
-      );
-    });
+    this.withStore(callback, (store) =>
+      settle(writeSession(this.commands, keyOf(store, sid), JSON.stringify(session), this.ttlOf(session)), callback),
+    );
   }
 
   /** Extends the key's expiry to the cookie's (one PEXPIRE); the stored session is not rewritten. */
@@ -269,21 +237,6 @@ export class RedisSessionStore extends DeferredStore {
       this.emit('disconnect');
     }
   }
-}
-
-/** The commands the store sends itself (node-redis names); connect-redis sends the others. */
-interface RedisCommands {
-  get(key: string): Promise<string | null>;
-  evalSha(sha: string, options: ScriptArguments): Promise<unknown>;
-  eval(script: string, options: ScriptArguments): Promise<unknown>;
-  set(key: string, value: string, options: { expiration: { type: 'PX'; value: number } }): Promise<unknown>;
-  del(key: string): Promise<unknown>;
-  pExpire(key: string, ms: number): Promise<unknown>;
-}
-
-interface ScriptArguments {
-  keys: string[];
-  arguments: string[];
 }
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
