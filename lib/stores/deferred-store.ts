@@ -1,8 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
-
-type Callback<T = void> = (err?: unknown, value?: T) => void;
+import type { Callback } from './store-call.js';
 
 /**
  * A store whose real store is built asynchronously (its driver is an optional dependency, loaded

@@ -3,9 +3,7 @@ import type { SessionData } from 'express-session';
 import { LRUCache } from 'lru-cache';
 import type { EmbeddedStoreOptions } from '../interfaces/index.js';
 import { CONDITIONAL } from './store-call.js';
-import type { ConditionalStore } from './store-call.js';
-
-type Callback<T = void> = (err?: unknown, value?: T) => void;
+import type { Callback, ConditionalStore } from './store-call.js';
 
 /** Default cap on the number of sessions the embedded store holds. */
 export const DEFAULT_MAX_SESSIONS = 10_000;

@@ -2,15 +2,14 @@ import expressSession from 'express-session';
 import type { SessionData, Store } from 'express-session';
 import { ownStore } from '../session.options.js';
 import { DeferredStore, loadOptional } from './deferred-store.js';
-import { CONDITIONAL } from './store-call.js';
-import type { ConditionalStore, SetIfResult } from './store-call.js';
+import { CONDITIONAL, settle } from './store-call.js';
+import type { Callback, ConditionalStore } from './store-call.js';
+import { SessionTable } from './postgres-queries.js';
 import type {
   PgPoolLike,
   PostgresStoreOptions,
   PostgresUrlStoreOptions,
 } from '../interfaces/postgres-store-options.interface.js';
-
-type Callback<T = void> = (err?: unknown, value?: T) => void;
 
 const DEFAULT_TTL = 86_400_000;
 
@@ -28,7 +27,8 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
   private tableExists = false;
   private creating?: Promise<void>;
   private closed = false;
-  private readonly table: string;
+  /** The SQL the store sends itself on its table. */
+  private readonly table: SessionTable;
 
   constructor(private readonly options: PostgresStoreOptions) {
     super('PostgresSessionStore');
@@ -51,7 +51,8 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
     }
     const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`;
     const tableName = options.tableName ?? 'session';
-    this.table = (options.schemaName ? `${quote(options.schemaName)}.` : '') + quote(tableName);
+    const name = (options.schemaName ? `${quote(options.schemaName)}.` : '') + quote(tableName);
+    this.table = new SessionTable((text, values) => this.pool!.query(text, values), name, options.ttl ?? DEFAULT_TTL);
     this.start(() => this.build());
   }
 
@@ -85,98 +86,34 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
   }
 
   /**
-   * Conditional writes (internal): a session's revision is its row's `sess` as stored text (a `json` column
-   * keeps the text as written). `setIf` is one `UPDATE ... WHERE sess::text = <revision>`, which PostgreSQL
-   * re-checks against a row another transaction changed meanwhile; only when it updates nothing does a
-   * `SELECT` tell a changed session (merged and tried again) from one that is gone (not written back).
+   * Conditional writes (internal): a session's revision is its row's `sess` as stored text, and `setIf` is
+   * one `UPDATE ... WHERE` that text is unchanged (see SessionTable.writeIf).
    */
   readonly [CONDITIONAL]: ConditionalStore[typeof CONDITIONAL] = {
     replaces: { get: PostgresSessionStore.prototype.get, set: PostgresSessionStore.prototype.set },
-    get: (sid, callback) => this.readRevision(sid, callback),
-    setIf: (sid, record, revision, callback) => {
-      const json = JSON.stringify(record);
-      this.sql(
-        `UPDATE ${this.table} SET sess = $2::json, expire = to_timestamp($3) ` +
-          'WHERE sid = $1 AND sess::text = $4 AND expire >= to_timestamp($5)',
-        [sid, json, this.expireSeconds(record as SessionData), revision, liveAfter()],
-        (_rows, count) => count,
-        (err, updated) => {
-          if (err) return callback(err);
-          if (updated === 1) return callback(null, { status: 'written', revision: json });
-          this.readRevision(sid, (readErr, found) => {
-            if (readErr) return callback(readErr);
-            const result: SetIfResult = found
-              ? { status: 'changed', latest: found.record, revision: found.revision }
-              : { status: 'gone' };
-            callback(null, result);
-          });
-        },
-      );
-    },
+    get: (sid, callback) => this.run(callback, () => this.table.read(sid)),
+    setIf: (sid, record, revision, callback) => this.run(callback, () => this.table.writeIf(sid, record, revision)),
   };
 
-  /**
-   * Extends the row's expiry and, in the same statement, the `cookie.expires` stored in the session
-   * (connect-pg-simple's own touch updates the column only, so a session kept alive by touches would
-   * read back as expired at its last save's expiry). Nothing else in the row changes.
-   */
+  /** Extends the row's expiry and the stored `cookie.expires` in one `UPDATE` (see SessionTable.touch). */
   override touch(sid: string, session: SessionData, callback?: Callback): void {
     if (this.options.disableTouch) {
       callback?.();
       return;
     }
-    const expires = (session.cookie as { expires?: Date | string | null } | undefined)?.expires;
-    const values: unknown[] = [this.expireSeconds(session), sid];
-    let text = `UPDATE ${this.table} SET expire = to_timestamp($1)`;
-    if (expires) {
-      text += `, sess = jsonb_set(sess::jsonb, '{cookie,expires}', to_jsonb($3::text))::json`;
-      values.push(new Date(expires).toISOString());
-    }
-    this.sql(text + ' WHERE sid = $2', values, () => undefined, callback);
+    this.run(callback, () => this.table.touch(sid, session));
   }
 
   override all(callback: Callback<Record<string, SessionData>>): void {
-    this.sql(
-      'SELECT sid, sess FROM ' + this.table + ' WHERE expire >= to_timestamp($1)',
-      [nowSeconds()],
-      (rows) => {
-        const sessions: Record<string, SessionData> = {};
-        for (const row of rows) sessions[row.sid as string] = parseSess(row.sess);
-        return sessions;
-      },
-      callback,
-    );
+    this.run(callback, () => this.table.all());
   }
 
   override length(callback: Callback<number>): void {
-    this.sql(
-      'SELECT count(*)::int AS n FROM ' + this.table + ' WHERE expire >= to_timestamp($1)',
-      [nowSeconds()],
-      (rows) => rows[0].n as number,
-      callback,
-    );
+    this.run(callback, () => this.table.count());
   }
 
   override clear(callback?: Callback): void {
-    this.sql('DELETE FROM ' + this.table, [], () => undefined, callback);
-  }
-
-  /** The row's expiry in epoch seconds: the cookie's, else now + `ttl` (as connect-pg-simple computes it). */
-  private expireSeconds(session: SessionData): number {
-    const expires = (session.cookie as { expires?: Date | string | null } | undefined)?.expires;
-    const at = expires ? new Date(expires).getTime() : Date.now() + (this.options.ttl ?? DEFAULT_TTL);
-    return Math.ceil(at / 1000);
-  }
-
-  /** A live row's session and its stored text. */
-  private readRevision(sid: string, callback: Callback<{ record: unknown; revision: string } | null>): void {
-    this.sql(
-      `SELECT sess::text AS sess FROM ${this.table} WHERE sid = $1 AND expire >= to_timestamp($2)`,
-      [sid, liveAfter()],
-      (rows) =>
-        rows.length === 0 ? null : { record: JSON.parse(rows[0].sess as string), revision: rows[0].sess as string },
-      callback,
-    );
+    this.run(callback, () => this.table.clear());
   }
 
   protected override refuse(): Error | undefined {
@@ -235,7 +172,8 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
   /** Creates the table once; undefined when it is known to exist (or creation is off). */
   private ensureTable(): Promise<void> | undefined {
     if (this.tableExists || this.options.createTableIfMissing === false) return undefined;
-    this.creating ??= this.createTable().then(
+    const index = `"IDX_${(this.options.tableName ?? 'session').replaceAll('"', '""')}_expire"`;
+    this.creating ??= this.table.create(index).then(
       () => {
         this.tableExists = true;
       },
@@ -248,55 +186,10 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
     return this.creating;
   }
 
-  private async createTable(): Promise<void> {
-    const pool = this.pool!;
-    const index = `"IDX_${(this.options.tableName ?? 'session').replaceAll('"', '""')}_expire"`;
-    try {
-      await pool.query(
-        `CREATE TABLE IF NOT EXISTS ${this.table} (sid varchar NOT NULL PRIMARY KEY, sess json NOT NULL, expire timestamp(6) NOT NULL);` +
-          ` CREATE INDEX IF NOT EXISTS ${index} ON ${this.table} (expire);`,
-      );
-    } catch (err) {
-      // Two instances creating the table at the same moment: the loser's error means the table exists.
-      const code = (err as { code?: string }).code;
-      if (code !== '23505' && code !== '42P07') throw err;
-    }
+  /** Runs `work` once the table exists, and hands its outcome to the callback. */
+  private run<T>(callback: Callback<T> | undefined, work: () => Promise<T>): void {
+    this.afterTable(callback, () => settle(work(), callback));
   }
-
-  private sql<T>(
-    text: string,
-    values: unknown[],
-    map: (rows: any[], count: number) => T,
-    callback: Callback<T> | undefined,
-  ): void {
-    this.afterTable(callback, () => {
-      this.pool!.query(text, values).then(
-        (result) => {
-          let value: T;
-          try {
-            value = map(result.rows, (result as { rowCount?: number | null }).rowCount ?? 0);
-          } catch (err) {
-            return callback?.(err);
-          }
-          callback?.(null, value);
-        },
-        (err: unknown) => callback?.(err),
-      );
-    });
-  }
-}
-
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}
-
-/** The second from which a row counts as live on a read: rounded up, as connect-pg-simple's own `get` does. */
-function liveAfter(): number {
-  return Math.ceil(Date.now() / 1000);
-}
-
-function parseSess(value: unknown): SessionData {
-  return (typeof value === 'string' ? JSON.parse(value) : value) as SessionData;
 }
 
 /**

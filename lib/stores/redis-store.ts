@@ -1,8 +1,8 @@
 import type { SessionData, Store } from 'express-session';
 import { ownStore } from '../session.options.js';
 import { DeferredStore, loadOptional } from './deferred-store.js';
-import { CONDITIONAL } from './store-call.js';
-import type { ConditionalStore } from './store-call.js';
+import { CONDITIONAL, settle } from './store-call.js';
+import type { Callback, ConditionalStore } from './store-call.js';
 import { readSession, writeSession, writeSessionIf } from './redis-commands.js';
 import type { RedisCommands } from './redis-commands.js';
 import type {
@@ -239,18 +239,8 @@ export class RedisSessionStore extends DeferredStore {
   }
 }
 
-type Callback<T = void> = (err?: unknown, value?: T) => void;
-
 function keyOf(store: Store, sid: string): string {
   return (store as unknown as { prefix: string }).prefix + sid;
-}
-
-/** Hands a promise's outcome to a node-style callback, exactly once. */
-function settle<T>(promise: Promise<T>, callback?: Callback<T>): void {
-  promise.then(
-    (value) => callback?.(null, value),
-    (err: unknown) => callback?.(err),
-  );
 }
 
 /** The client members `close()` uses on a client the store created. */

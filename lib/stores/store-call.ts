@@ -51,6 +51,14 @@ export function callStore<T>(
   }
 }
 
+/** Hands a promise's outcome to a node-style store callback. */
+export function settle<T>(promise: Promise<T>, callback?: Callback<T>): void {
+  promise.then(
+    (value) => callback?.(null, value),
+    (err: unknown) => callback?.(err),
+  );
+}
+
 /** Runs work one after another per key (callbacks, no promises: it sits on every write's path). */
 export class KeyedQueue {
   private readonly waiting = new Map<string, (() => void)[]>();

@@ -1,0 +1,120 @@
+import type { SessionData } from 'express-session';
+import type { PgPoolLike } from '../interfaces/postgres-store-options.interface.js';
+import type { SetIfResult } from './store-call.js';
+
+type Query = PgPoolLike['query'];
+
+/**
+ * The SQL postgresStore() sends itself on connect-pg-simple's table (`sid varchar primary key, sess json,
+ * expire timestamp`): table creation, touch, conditional reads and writes, all, length and clear.
+ * connect-pg-simple sends get, set and destroy. Internal.
+ */
+export class SessionTable {
+  /**
+   * @param name the table's name as written in SQL (quoted, with its schema if any)
+   * @param ttl lifetime in ms of a session whose cookie has no expiry
+   */
+  constructor(
+    private readonly query: Query,
+    private readonly name: string,
+    private readonly ttl: number,
+  ) {}
+
+  /** Creates the table and its index on `expire` unless they exist; `indexName` as connect-pg-simple names it. */
+  async create(indexName: string): Promise<void> {
+    try {
+      await this.query(
+        `CREATE TABLE IF NOT EXISTS ${this.name} (sid varchar NOT NULL PRIMARY KEY, sess json NOT NULL, expire timestamp(6) NOT NULL);` +
+          ` CREATE INDEX IF NOT EXISTS ${indexName} ON ${this.name} (expire);`,
+      );
+    } catch (err) {
+      // Two instances creating the table at the same moment: the loser's error means the table exists.
+      const code = (err as { code?: string }).code;
+      if (code !== '23505' && code !== '42P07') throw err;
+    }
+  }
+
+  /**
+   * Extends the row's expiry and, in the same statement, the `cookie.expires` stored in the session
+   * (connect-pg-simple's own touch updates the column only, so a session kept alive by touches would
+   * read back as expired at its last save's expiry). Nothing else in the row changes.
+   */
+  async touch(sid: string, session: SessionData): Promise<void> {
+    const expires = cookieExpires(session);
+    const values: unknown[] = [this.expireSeconds(session), sid];
+    let text = `UPDATE ${this.name} SET expire = to_timestamp($1)`;
+    if (expires) {
+      text += `, sess = jsonb_set(sess::jsonb, '{cookie,expires}', to_jsonb($3::text))::json`;
+      values.push(new Date(expires).toISOString());
+    }
+    await this.query(text + ' WHERE sid = $2', values);
+  }
+
+  /** A live row's session and its stored text (a `json` column keeps the text as written), or null. */
+  async read(sid: string): Promise<{ record: unknown; revision: string } | null> {
+    const { rows } = await this.query(
+      `SELECT sess::text AS sess FROM ${this.name} WHERE sid = $1 AND expire >= to_timestamp($2)`,
+      [sid, liveAfter()],
+    );
+    return rows.length === 0 ? null : { record: JSON.parse(rows[0].sess as string), revision: rows[0].sess as string };
+  }
+
+  /**
+   * Writes the session only if its live row still holds the text `revision`: one `UPDATE ... WHERE`, which
+   * PostgreSQL re-checks against a row another transaction changed meanwhile. Only when it updates nothing
+   * does a `SELECT` tell a changed session from one that is gone.
+   */
+  async writeIf(sid: string, record: object, revision: string): Promise<SetIfResult> {
+    const json = JSON.stringify(record);
+    const result = await this.query(
+      `UPDATE ${this.name} SET sess = $2::json, expire = to_timestamp($3) ` +
+        'WHERE sid = $1 AND sess::text = $4 AND expire >= to_timestamp($5)',
+      [sid, json, this.expireSeconds(record as SessionData), revision, liveAfter()],
+    );
+    if ((result as { rowCount?: number | null }).rowCount === 1) return { status: 'written', revision: json };
+    const found = await this.read(sid);
+    return found ? { status: 'changed', latest: found.record, revision: found.revision } : { status: 'gone' };
+  }
+
+  async all(): Promise<Record<string, SessionData>> {
+    const { rows } = await this.query(`SELECT sid, sess FROM ${this.name} WHERE expire >= to_timestamp($1)`, [
+      nowSeconds(),
+    ]);
+    const sessions: Record<string, SessionData> = {};
+    for (const row of rows) {
+      sessions[row.sid as string] = (typeof row.sess === 'string' ? JSON.parse(row.sess) : row.sess) as SessionData;
+    }
+    return sessions;
+  }
+
+  async count(): Promise<number> {
+    const { rows } = await this.query(`SELECT count(*)::int AS n FROM ${this.name} WHERE expire >= to_timestamp($1)`, [
+      nowSeconds(),
+    ]);
+    return rows[0].n as number;
+  }
+
+  async clear(): Promise<void> {
+    await this.query(`DELETE FROM ${this.name}`);
+  }
+
+  /** The row's expiry in epoch seconds: the cookie's, else now + `ttl` (as connect-pg-simple computes it). */
+  private expireSeconds(session: SessionData): number {
+    const expires = cookieExpires(session);
+    const at = expires ? new Date(expires).getTime() : Date.now() + this.ttl;
+    return Math.ceil(at / 1000);
+  }
+}
+
+function cookieExpires(session: SessionData): Date | string | null | undefined {
+  return (session.cookie as { expires?: Date | string | null } | undefined)?.expires;
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** The second from which a row counts as live on a read: rounded up, as connect-pg-simple's own `get` does. */
+function liveAfter(): number {
+  return Math.ceil(Date.now() / 1000);
+}
