@@ -40,14 +40,12 @@ export class EmbeddedStore extends Store {
   }
 
   override set(sid: string, session: SessionData, callback?: Callback): void {
-    let raw: string;
     try {
-      raw = JSON.stringify(session);
+      this.save(sid, session);
     } catch (err) {
       callback?.(err);
       return;
     }
-    this.write(sid, raw, session);
     callback?.();
   }
 
@@ -98,11 +96,10 @@ export class EmbeddedStore extends Store {
         return callback(null, { status: 'changed', latest: JSON.parse(current), revision: current });
       let raw: string;
       try {
-        raw = JSON.stringify(record);
+        raw = this.save(sid, record as SessionData);
       } catch (err) {
         return callback(err);
       }
-      this.write(sid, raw, record as SessionData);
       callback(null, { status: 'written', revision: raw });
     },
   };
@@ -111,6 +108,13 @@ export class EmbeddedStore extends Store {
   close(): void {
     clearInterval(this.sweeper);
     this.cache.clear();
+  }
+
+  /** Stores the session as JSON and returns that text; throws what JSON.stringify throws. */
+  private save(sid: string, session: SessionData): string {
+    const raw = JSON.stringify(session);
+    this.write(sid, raw, session);
+    return raw;
   }
 
   private write(sid: string, raw: string, session: SessionData): void {
