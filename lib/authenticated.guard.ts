@@ -5,11 +5,11 @@ import type { Request } from 'express';
 import type { SessionData, Store } from 'express-session';
 import { ALLOW_ANONYMOUS_KEY, SESSION_MODULE_OPTIONS } from './session.constants.js';
 import type { RequestSession } from './interfaces/index.js';
-import { requestOf } from './request.util.js';
+import { requestOf } from './middleware/request-context.js';
 import { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
-import { defaultIsAuthenticated } from './session.options.js';
-import type { ResolvedSessionModuleOptions } from './session.options.js';
-import { assertSessionLoaded } from './session-request.js';
+import { defaultIsAuthenticated } from './resolve-options.js';
+import type { ResolvedSessionModuleOptions } from './resolve-options.js';
+import { assertSessionLoaded } from './middleware/load-failure.js';
 
 /** Lets a handler or controller through `AuthenticatedGuard` (for example when the guard is global). */
 export const AllowAnonymous = (): CustomDecorator<string> => SetMetadata(ALLOW_ANONYMOUS_KEY, true);

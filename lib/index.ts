@@ -6,7 +6,7 @@ export { SessionService } from './session.service.js';
 export type { RegenerateOptions, SessionKey } from './session.service.js';
 export { Session } from './session.decorator.js';
 export { AuthenticatedGuard, AllowAnonymous } from './authenticated.guard.js';
-export { whenSessionLoaded } from './session-loaded.util.js';
+export { whenSessionLoaded } from './middleware/when-session-loaded.js';
 export { SessionHealthIndicator } from './session.health.js';
 export type { SessionHealthOptions, SessionHealthResult } from './session.health.js';
 export { EmbeddedStore } from './stores/embedded-store.js';

@@ -3,8 +3,8 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { NextFunction, Request, Response } from 'express';
 import { SESSION_RUNTIME } from './session.constants.js';
 import { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
-import type { SessionRuntime } from './session.middleware.js';
-import { loadFailure } from './session-request.js';
+import { loadFailure } from './middleware/load-failure.js';
+import type { SessionRuntime } from './middleware/session-runtime.js';
 
 type IoServer = ReturnType<IoAdapter['createIOServer']>;
 type IoServerOptions = Parameters<IoAdapter['createIOServer']>[1];

@@ -1,8 +1,8 @@
 import { createParamDecorator } from '@nestjs/common';
 import type { ExecutionContext } from '@nestjs/common';
 import type { SessionData } from 'express-session';
-import { requestOf } from './request.util.js';
-import { assertSessionLoaded } from './session-request.js';
+import { assertSessionLoaded } from './middleware/load-failure.js';
+import { requestOf } from './middleware/request-context.js';
 
 const sessionParam = createParamDecorator((key: string | undefined, context: ExecutionContext) => {
   const req = requestOf(context);

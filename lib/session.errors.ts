@@ -1,4 +1,6 @@
 import { InternalServerErrorException, ServiceUnavailableException } from '@nestjs/common';
+import type { HttpException } from '@nestjs/common';
+import type { Response } from 'express';
 
 /** The message of every 503 caused by the session store. */
 export const STORE_UNAVAILABLE_MESSAGE = 'The session store is unavailable; please try again shortly.';
@@ -30,4 +32,18 @@ export function unserialisableSession(cause: unknown): InternalServerErrorExcept
     'The session holds a value that cannot be serialised (a circular object or a BigInt?).',
     { cause },
   );
+}
+
+/**
+ * Answers with a Nest HTTP error's status and JSON body (the body Nest's default filter writes), through
+ * `end` (the response's `end`, or the one it had before express-session wrapped it).
+ */
+export function writeHttpError(res: Response, error: HttpException, end: Response['end'] = res.end): Response {
+  const body = JSON.stringify(error.getResponse());
+  res.statusCode = error.getStatus();
+  for (const header of ['ETag', 'Content-Encoding', 'Last-Modified']) res.removeHeader(header);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  end.call(res, body, 'utf8');
+  return res;
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { SESSION_RUNTIME } from './session.constants.js';
-import type { SessionRuntime } from './session.middleware.js';
-import { describe } from './stores/store-call.js';
+import { describe } from './log-format.js';
+import type { SessionRuntime } from './middleware/session-runtime.js';
 
 /** How long a health probe waits for the store by default, in milliseconds. */
 export const DEFAULT_HEALTH_TIMEOUT = 1_000;

@@ -2,15 +2,22 @@ import { Inject, Module, RequestMethod } from '@nestjs/common';
 import type { MiddlewareConsumer, NestModule, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import { AuthenticatedGuard } from './authenticated.guard.js';
-import { SESSION_MODULE_OPTIONS, SESSION_RAW_OPTIONS, SESSION_RUNTIME } from './session.constants.js';
+import {
+  SESSION_CONTEXT_SWITCH,
+  SESSION_MODULE_OPTIONS,
+  SESSION_RAW_OPTIONS,
+  SESSION_RUNTIME,
+} from './session.constants.js';
 import { ConfigurableModuleClass } from './session.module-definition.js';
-import { createSessionRuntime } from './session.middleware.js';
-import type { SessionRuntime } from './session.middleware.js';
-import { closeOwnedStore, resolveOptions } from './session.options.js';
-import type { ResolvedSessionModuleOptions } from './session.options.js';
+import { createSessionRuntime } from './middleware/session-runtime.js';
+import type { SessionRuntime } from './middleware/session-runtime.js';
+import type { ContextSwitch } from './middleware/request-context.js';
+import { resolveOptions } from './resolve-options.js';
+import type { ResolvedSessionModuleOptions } from './resolve-options.js';
+import { closeOwnedStore } from './stores/owned-stores.js';
 import { SessionService } from './session.service.js';
 import { SessionHealthIndicator } from './session.health.js';
-import { findDependant } from './service-usage.js';
+import { findDependant } from './middleware/dependant-scan.js';
 
 /**
  * Configures express-session through Nest's dependency injection and mounts it.
@@ -20,17 +27,24 @@ import { findDependant } from './service-usage.js';
 @Module({
   providers: [
     { provide: SESSION_MODULE_OPTIONS, useFactory: resolveOptions, inject: [SESSION_RAW_OPTIONS] },
-    { provide: SESSION_RUNTIME, useFactory: createSessionRuntime, inject: [SESSION_MODULE_OPTIONS] },
+    { provide: SESSION_CONTEXT_SWITCH, useFactory: (): ContextSwitch => ({ enabled: false }) },
+    {
+      provide: SESSION_RUNTIME,
+      useFactory: createSessionRuntime,
+      inject: [SESSION_MODULE_OPTIONS, SESSION_CONTEXT_SWITCH],
+    },
     SessionService,
     AuthenticatedGuard,
     SessionHealthIndicator,
   ],
-  exports: [SESSION_MODULE_OPTIONS, SessionService, AuthenticatedGuard, SessionHealthIndicator],
+  // The switch is exported for subclasses of SessionService provided in the app's own modules.
+  exports: [SESSION_MODULE_OPTIONS, SESSION_CONTEXT_SWITCH, SessionService, AuthenticatedGuard, SessionHealthIndicator],
 })
 export class SessionModule extends ConfigurableModuleClass implements NestModule, OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(SESSION_MODULE_OPTIONS) private readonly options: ResolvedSessionModuleOptions,
     @Inject(SESSION_RUNTIME) private readonly runtime: SessionRuntime,
+    @Inject(SESSION_CONTEXT_SWITCH) private readonly context: ContextSwitch,
     private readonly adapterHost: HttpAdapterHost,
     private readonly modules: ModulesContainer,
   ) {
@@ -67,7 +81,7 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
    * should not pay. Runs after every module's `configure()`, so middleware classes are seen too.
    */
   onModuleInit(): void {
-    this.runtime.context.enabled = findDependant(this.modules, SessionService) !== undefined;
+    this.context.enabled = findDependant(this.modules, SessionService) !== undefined;
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,12 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { SessionData } from 'express-session';
-import { SESSION_MODULE_OPTIONS } from './session.constants.js';
+import { SESSION_CONTEXT_SWITCH, SESSION_MODULE_OPTIONS } from './session.constants.js';
 import { storeUnavailable } from './session.errors.js';
 import type { RequestSession } from './interfaces/index.js';
-import type { ResolvedSessionModuleOptions } from './session.options.js';
-import { contextEnabled, sessionContext } from './session-context.js';
-import { assertSessionLoaded, servedBySession } from './session-request.js';
+import type { ResolvedSessionModuleOptions } from './resolve-options.js';
+import { assertSessionLoaded } from './middleware/load-failure.js';
+import { servedBySession, sessionContext } from './middleware/request-context.js';
+import type { ContextSwitch } from './middleware/request-context.js';
 
 /** Keys of the session data, as `@Session('key')` and `SessionService.get()` accept them. */
 export type SessionKey = keyof SessionData;
@@ -34,7 +35,10 @@ const OUTSIDE_REQUEST =
  */
 @Injectable()
 export class SessionService {
-  constructor(@Inject(SESSION_MODULE_OPTIONS) private readonly options: ResolvedSessionModuleOptions) {}
+  constructor(
+    @Inject(SESSION_MODULE_OPTIONS) private readonly options: ResolvedSessionModuleOptions,
+    @Inject(SESSION_CONTEXT_SWITCH) private readonly context: ContextSwitch,
+  ) {}
 
   /** The current session object. */
   get session(): RequestSession {
@@ -71,27 +75,27 @@ export class SessionService {
     for (const key of options.keep ?? []) {
       if (key in old) (kept as Record<string, unknown>)[key] = (old as Partial<SessionData>)[key];
     }
-    await settle((cb) => old.regenerate(cb));
+    await fromCallback((cb) => old.regenerate(cb));
     Object.assign(req.session!, kept);
   }
 
   /** Writes the session to the store now (for example before a redirect). */
   async save(): Promise<void> {
     const session = this.session;
-    await settle((cb) => session.save(cb));
+    await fromCallback((cb) => session.save(cb));
   }
 
   /** Reads the session again from the store, dropping unsaved changes. */
   async reload(): Promise<void> {
     const session = this.session;
-    await settle((cb) => session.reload(cb));
+    await fromCallback((cb) => session.reload(cb));
   }
 
   /** Removes the session from the store and expires its cookie (same name, Path and Domain). */
   async destroy(): Promise<void> {
     const req = this.request();
     const session = this.session;
-    await settle((cb) => req.sessionStore.destroy(session.id, cb));
+    await fromCallback((cb) => req.sessionStore.destroy(session.id, cb));
     const cookie = session.cookie;
     req.session = undefined as never;
     const res = (req as Request & { res?: Response }).res;
@@ -142,7 +146,7 @@ export class SessionService {
 
   private request(): Request {
     const req = sessionContext.getStore();
-    if (!req) throw new Error(contextEnabled(this.options) ? OUTSIDE_REQUEST : NO_CONTEXT);
+    if (!req) throw new Error(this.context.enabled ? OUTSIDE_REQUEST : NO_CONTEXT);
     if (!servedBySession(req)) {
       throw new Error(
         `This route (${req.method} ${req.path}) has no session: it is excluded by the SessionModule's forRoutes/exclude options.`,
@@ -154,7 +158,7 @@ export class SessionService {
 }
 
 /** Runs an express-session callback method as a promise; a store error becomes the module's 503. */
-function settle(run: (cb: (err?: unknown) => void) => void): Promise<void> {
+function fromCallback(run: (cb: (err?: unknown) => void) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     run((err) => (err ? reject(storeUnavailable(err)) : resolve()));
   });

@@ -1,9 +1,12 @@
 import type { Logger } from '@nestjs/common';
 import type { SessionData, Store } from 'express-session';
-import { hashId, KeyedQueue } from './store-call.js';
-import type { Callback, CONDITIONAL, ConditionalStore, SetIfResult } from './store-call.js';
-import type { SessionSnapshot } from '../session-request.js';
-import { mergeChanges, recordProblem, takeMeta, toRecord } from './session-record.js';
+import { hashId } from '../log-format.js';
+import { sessionStateOf } from '../session-state.js';
+import type { SessionSnapshot, SessionState } from '../session-state.js';
+import type { ConditionalWrites, SetIfResult } from './conditional-store.js';
+import { KeyedQueue } from './keyed-queue.js';
+import type { Callback, StoreCaller } from './store-call.js';
+import { mergeChanges, recordProblem, sameValues, takeMeta, toRecord } from './session-record.js';
 import type { RecordMeta } from './session-record.js';
 
 /** Conditional writes of one session in a row that may find it changed again before the module gives up. */
@@ -11,17 +14,16 @@ const MAX_CONFLICTS = 5;
 
 type Data = Record<string, unknown>;
 
-/** One guarded store call: fails fast while disconnected, turns throws into errors, enforces the deadline. */
-export type GuardedCall = <T>(operation: string, invoke: (cb: Callback<T>) => void, callback?: Callback<T>) => void;
+/** A write that reached the store, with the store's new revision of the record when the store has revisions. */
+export interface Written {
+  revision?: string;
+}
 
-/** Runs once a record is stored, with the store's new revision of it when the store has revisions. */
-export type Remember = (revision?: string) => void;
-
-/** What the writer needs from the guarded store (internal). */
+/** What the writer works with (internal). */
 export interface ChangeWriterOptions {
   inner: Store;
-  conditional?: ConditionalStore[typeof CONDITIONAL];
-  call: GuardedCall;
+  conditional?: ConditionalWrites;
+  caller: StoreCaller;
   logger: Logger;
   /** Whether records carry the module's timestamps (only an idle or absolute timeout reads them). */
   stamped: boolean;
@@ -40,44 +42,81 @@ export class ChangeWriter {
 
   constructor(private readonly options: ChangeWriterOptions) {}
 
-  /** Stores a session that has no stored copy to merge with (new, or regenerated). */
-  put(sid: string, session: SessionData, meta: RecordMeta, remember: Remember, callback: Callback): void {
-    this.store(sid, this.record(session, meta), remember, callback);
+  /**
+   * Stores a request's session, whose values are serialised in `values`, and records what was written in
+   * the session's state. `callback` gets what reached the store, or nothing when nothing needed writing or
+   * the session was destroyed meanwhile.
+   */
+  save(sid: string, session: SessionData, values: Map<string, string>, callback: Callback<Written | undefined>): void {
+    const state = sessionStateOf(session);
+    // A request's session is stored with its expiry renewed, as express-session renews it before its own save:
+    // a session changed on every request would otherwise keep the expiry it was loaded with.
+    if (state) (session as { resetMaxAge?: () => void }).resetMaxAge?.();
+    const snapshot = state?.snapshot.sid === sid ? state.snapshot : undefined;
+    if (snapshot?.written && sameValues(snapshot.values, values)) {
+      // Written by this request already: express-session saving again at the end adds nothing.
+      callback();
+      return;
+    }
+    const now = Date.now();
+    const meta: RecordMeta = { createdAt: (snapshot && state?.createdAt) || now, lastSeen: now };
+    const done: Callback<Written | undefined> = (err, written) => {
+      if (written && state) {
+        state.snapshot = { sid, values, stored: true, written: true, revision: written.revision };
+        state.createdAt = meta.createdAt;
+      }
+      callback(err, written);
+    };
+    if (snapshot?.stored) this.merge(sid, session, snapshot, values, meta, done);
+    else this.store(sid, this.record(session, meta), done);
+  }
+
+  /** Writes an unchanged loaded session again with a new last-seen time (what an idle timeout reads). */
+  refresh(sid: string, session: SessionData, state: SessionState, callback: Callback<Written | undefined>): void {
+    const snapshot = state.snapshot;
+    const meta: RecordMeta = { createdAt: state.createdAt || Date.now(), lastSeen: Date.now() };
+    this.merge(sid, session, snapshot, snapshot.values, meta, (err, written) => {
+      if (written) snapshot.revision = written.revision;
+      callback(err, written);
+    });
+  }
+
+  /** Removes a session, after any write of it this process has under way. */
+  destroy(sid: string, callback: Callback): void {
+    this.queue.run(sid, callback, (finish) =>
+      this.options.caller.call('destroy', (cb) => this.options.inner.destroy(sid, cb), finish),
+    );
   }
 
   /** Writes the keys that changed from `snapshot` to `after` into the latest stored copy of the session. */
-  write(
+  private merge(
     sid: string,
     session: SessionData,
     snapshot: SessionSnapshot,
     after: Map<string, string>,
     meta: RecordMeta,
-    remember: Remember,
-    callback: Callback,
+    callback: Callback<Written | undefined>,
   ): void {
-    const merge = (latest: Data): Data => {
+    const merged = (latest: Data): Data => {
       const previous = takeMeta(latest);
       const record = mergeChanges(latest, session, snapshot.values, after);
       return this.record(record, { createdAt: previous?.createdAt ?? meta.createdAt, lastSeen: meta.lastSeen });
     };
-    const { conditional } = this.options;
+    const { conditional, caller } = this.options;
     if (conditional && snapshot.revision !== undefined) {
       // A conditional write finds a concurrent one by itself: no queue.
       const attempt = (record: Data, revision: string, conflicts: number): void => {
-        this.options.call<SetIfResult>(
+        caller.call<SetIfResult>(
           'set',
           (cb) => conditional.setIf(sid, record, revision, cb),
           (err, result) => {
             if (err || !result) return callback(err ?? new Error('store setIf gave no result'));
-            if (result.status === 'written') {
-              remember(result.revision);
-              return callback();
-            }
+            if (result.status === 'written') return callback(null, { revision: result.revision });
             if (result.status === 'gone' || !this.live(sid, result.latest)) return callback();
             if (conflicts >= MAX_CONFLICTS) {
               return callback(new Error(`Session ${hashId(sid)} kept changing under concurrent writes; not saved`));
             }
-            attempt(merge(result.latest as Data), result.revision, conflicts + 1);
+            attempt(merged(result.latest as Data), result.revision, conflicts + 1);
           },
         );
       };
@@ -85,31 +124,22 @@ export class ChangeWriter {
       return;
     }
     this.queue.run(sid, callback, (finish) =>
-      this.options.call<Data | null>(
+      caller.call<Data | null>(
         'get',
         (cb) => this.options.inner.get(sid, cb as Callback<SessionData | null>),
         (err, latest) => {
           if (err) return finish(err);
           if (!this.live(sid, latest)) return finish();
-          this.store(sid, merge(latest as Data), remember, finish);
+          this.store(sid, merged(latest as Data), finish);
         },
       ),
-    );
-  }
-
-  /** Removes a session, after any write of it this process has under way. */
-  destroy(sid: string, callback: Callback): void {
-    this.queue.run(sid, callback, (finish) =>
-      this.options.call('destroy', (cb) => this.options.inner.destroy(sid, cb), finish),
     );
   }
 
   /** Whether the latest stored copy is a session to write into; if not, this request's changes are dropped. */
   private live(sid: string, latest: unknown): boolean {
     if (latest != null && recordProblem(latest, {}) === undefined) return true;
-    this.options.logger.debug?.(
-      `Session ${hashId(sid)} was destroyed while a request used it; its changes were dropped`,
-    );
+    this.options.logger.debug?.(`Session ${hashId(sid)} was destroyed while a request used it; its changes were dropped`);
     return false;
   }
 
@@ -118,14 +148,11 @@ export class ChangeWriter {
     return this.options.stamped ? toRecord(session, meta) : (session as Data);
   }
 
-  private store(sid: string, record: Data, remember: Remember, callback: Callback): void {
-    this.options.call(
+  private store(sid: string, record: Data, callback: Callback<Written | undefined>): void {
+    this.options.caller.call(
       'set',
       (cb) => this.options.inner.set(sid, record as unknown as SessionData, cb),
-      (err) => {
-        if (!err) remember();
-        callback(err);
-      },
+      (err) => (err ? callback(err) : callback(null, {})),
     );
   }
 }

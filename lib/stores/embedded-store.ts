@@ -2,8 +2,9 @@ import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
 import { LRUCache } from 'lru-cache';
 import type { EmbeddedStoreOptions } from '../interfaces/index.js';
-import { CONDITIONAL } from './store-call.js';
-import type { Callback, ConditionalStore } from './store-call.js';
+import { CONDITIONAL } from './conditional-store.js';
+import type { ConditionalWrites } from './conditional-store.js';
+import type { Callback } from './store-call.js';
 
 /** Default cap on the number of sessions the embedded store holds. */
 export const DEFAULT_MAX_SESSIONS = 10_000;
@@ -83,7 +84,7 @@ export class EmbeddedStore extends Store {
   }
 
   /** Conditional writes (internal): the revision of a session is its stored text. */
-  readonly [CONDITIONAL]: ConditionalStore[typeof CONDITIONAL] = {
+  readonly [CONDITIONAL]: ConditionalWrites = {
     replaces: { get: EmbeddedStore.prototype.get, set: EmbeddedStore.prototype.set },
     get: (sid, callback) => {
       const raw = this.cache.get(sid);

@@ -2,29 +2,26 @@ import { Logger } from '@nestjs/common';
 import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
 import { LRUCache } from 'lru-cache';
-import { StoreDisconnectedError, StoreTimeoutError, unserialisableSession } from '../session.errors.js';
-import { callStore, conditionalOf, describe, hashId } from './store-call.js';
-import type { Callback, CONDITIONAL, ConditionalStore } from './store-call.js';
-import { attachSessionState, sessionStateOf } from '../session-request.js';
-import type { SessionSnapshot } from '../session-request.js';
-import { recordProblem, sameValues, serialise, takeMeta } from './session-record.js';
-import type { RecordLimits, RecordMeta } from './session-record.js';
+import { unserialisableSession } from '../session.errors.js';
+import { describe, hashId } from '../log-format.js';
+import { attachSessionState, sessionStateOf } from '../session-state.js';
+import type { SessionSnapshot } from '../session-state.js';
+import { conditionalOf, loadedRevision, readRecord } from './conditional-store.js';
+import type { ConditionalWrites } from './conditional-store.js';
+import { StoreCaller } from './store-call.js';
+import type { Callback, StoreCallOptions } from './store-call.js';
+import { recordProblem, serialise, takeMeta } from './session-record.js';
+import type { RecordLimits } from './session-record.js';
 import { ChangeWriter } from './change-writer.js';
 
 /** How the guarded store calls the store underneath. */
-export interface GuardedStoreOptions extends RecordLimits {
-  retries: number;
-  retriesStrategy: (attempt: number) => number;
-  timeout: number;
+export interface GuardedStoreOptions extends StoreCallOptions, RecordLimits {
   /** Milliseconds during which a session written or touched by this process is not touched again (0: off). */
   touchAfter: number;
 }
 
 /** Most session ids whose last touch this process remembers for `touchAfter`; past it, a touch is merely not saved. */
 const TOUCH_MEMORY = 100_000;
-
-/** Carries a loaded record's store revision from `get` to `createSession` (never stored: JSON skips symbols). */
-const LOADED_REVISION = Symbol('loaded revision');
 
 type Data = Record<string, unknown>;
 type SessionRequest = Parameters<Store['regenerate']>[0];
@@ -38,10 +35,11 @@ type SessionRequest = Parameters<Store['regenerate']>[0];
  * touch throttling. Internal; the user's store stays in `SESSION_MODULE_OPTIONS.session.store`.
  */
 export class GuardedStore extends Store {
-  /** Set by express-session on the store it is given: makes a fresh session on a request. */
-  declare generate: (req: SessionRequest) => void;
   private readonly logger = new Logger('SessionStore');
-  private connected = true;
+  /** Every call to the user's store: deadline, retries, fail-fast while disconnected. */
+  private readonly caller: StoreCaller;
+  /** express-session's own factory of a fresh session, which it assigns to `generate` on the store it is given. */
+  private makeSession?: (req: SessionRequest) => void;
   /** Sessions written or touched within the last `touchAfter` ms by this process. */
   private readonly fresh?: LRUCache<string, true>;
   /** How sessions are written and removed. */
@@ -49,7 +47,7 @@ export class GuardedStore extends Store {
   /** What a loaded record is checked against; fixed for the store's life. */
   private readonly limits: RecordLimits;
   /** The store's conditional writes, when it has them (see CONDITIONAL). */
-  private readonly conditional?: ConditionalStore[typeof CONDITIONAL];
+  private readonly conditional?: ConditionalWrites;
 
   constructor(
     readonly inner: Store,
@@ -62,20 +60,17 @@ export class GuardedStore extends Store {
       cookieExpiry: typeof inner.touch !== 'function',
     };
     this.conditional = conditionalOf(inner);
+    this.caller = new StoreCaller(options);
     this.writer = new ChangeWriter({
       inner,
       conditional: this.conditional,
-      call: (operation, invoke, callback) => this.call(operation, invoke, callback),
+      caller: this.caller,
       logger: this.logger,
       stamped: Boolean(options.idleTimeout || options.absoluteTimeout),
     });
     if (options.touchAfter > 0) this.fresh = new LRUCache<string, true>({ max: TOUCH_MEMORY, ttl: options.touchAfter });
-    inner.on('disconnect', () => {
-      this.connected = false;
-    });
-    inner.on('connect', () => {
-      this.connected = true;
-    });
+    inner.on('disconnect', () => this.caller.setConnected(false));
+    inner.on('connect', () => this.caller.setConnected(true));
     inner.on('error', (err: unknown) => {
       this.logger.error(`Session store error: ${describe(err)}`);
     });
@@ -83,46 +78,34 @@ export class GuardedStore extends Store {
 
   /** Whether the store has not reported `disconnect` since it last reported `connect`. */
   get isConnected(): boolean {
-    return this.connected;
+    return this.caller.isConnected;
   }
+
+  /**
+   * The factory of a fresh session for a request. express-session assigns its own here when it is given the
+   * store; every session it makes gets the module's state, with nothing stored yet.
+   */
+  get generate(): (req: SessionRequest) => void {
+    return this.generateSession;
+  }
+
+  set generate(make: (req: SessionRequest) => void) {
+    this.makeSession = make;
+  }
+
+  private readonly generateSession = (req: SessionRequest): void => {
+    this.makeSession!(req);
+    attachSessionState(req.session, {
+      snapshot: { sid: req.sessionID, values: new Map(), stored: false, written: false },
+    });
+  };
 
   override get(sid: string, callback: Callback<SessionData | null>): void {
-    let attempt = 0;
-    const read = (): void => {
-      this.call<Data | null>(
-        'get',
-        (cb) => this.readRecord(sid, cb),
-        (err, record) => {
-          if (err) {
-            if (attempt < this.options.retries && !(err instanceof StoreTimeoutError)) {
-              attempt += 1;
-              setTimeout(read, Math.max(0, this.options.retriesStrategy(attempt)));
-              return;
-            }
-            callback(err);
-            return;
-          }
-          callback(null, this.usable(sid, record) as SessionData | null);
-        },
-      );
-    };
-    read();
-  }
-
-  /** Reads a record, with its revision when the store has conditional writes. */
-  private readRecord(sid: string, callback: Callback<Data | null>): void {
-    if (!this.conditional) {
-      this.inner.get(sid, callback as Callback<SessionData | null>);
-      return;
-    }
-    this.conditional.get(sid, (err, found) => {
-      if (err || !found) return callback(err, null);
-      // The revision travels with the record to createSession (JSON skips symbol keys).
-      const record = found.record as Data;
-      if (record && typeof record === 'object')
-        (record as { [LOADED_REVISION]?: string })[LOADED_REVISION] = found.revision;
-      callback(null, record);
-    });
+    this.caller.read<Data | null>(
+      'get',
+      (cb) => readRecord(this.inner, this.conditional, sid, cb),
+      (err, record) => (err ? callback(err) : callback(null, this.usable(sid, record) as SessionData | null)),
+    );
   }
 
   /** Called by express-session with each loaded record: keeps the module's timestamps and a snapshot aside. */
@@ -133,7 +116,7 @@ export class GuardedStore extends Store {
       values: serialise(record),
       stored: true,
       written: false,
-      revision: (record as { [LOADED_REVISION]?: string })[LOADED_REVISION],
+      revision: loadedRevision(record),
     };
     const session = super.createSession(req, record);
     attachSessionState(session, { snapshot, createdAt: meta?.createdAt });
@@ -141,36 +124,25 @@ export class GuardedStore extends Store {
   }
 
   override set(sid: string, session: SessionData, callback?: Callback): void {
-    const done = callback ?? (() => undefined);
-    const state = sessionStateOf(session);
-    // A request's session is stored with its expiry renewed, as express-session renews it before its own save:
-    // a session changed on every request would otherwise keep the expiry it was loaded with.
-    if (state) (session as { resetMaxAge?: () => void }).resetMaxAge?.();
     let values: Map<string, string>;
     try {
-      values = state?.pending ?? serialise(session);
+      values = serialise(session);
     } catch (err) {
-      done(unserialisableSession(err));
+      callback?.(unserialisableSession(err));
       return;
     }
-    if (state) state.pending = undefined;
-    const snapshot = state?.snapshot.sid === sid ? state.snapshot : undefined;
-    if (snapshot?.written && sameValues(snapshot.values, values)) {
-      // Written by this request already: express-session saving again at the end adds nothing.
-      done();
-      return;
-    }
-    const now = Date.now();
-    const meta: RecordMeta = { createdAt: (snapshot && state?.createdAt) || now, lastSeen: now };
-    const remember = (revision?: string): void => {
-      if (state) {
-        state.snapshot = { sid, values, stored: true, written: true, revision };
-        state.createdAt = meta.createdAt;
-      }
-      this.fresh?.set(sid, true);
-    };
-    if (snapshot?.stored) this.writer.write(sid, session, snapshot, values, meta, remember, done);
-    else this.writer.put(sid, session, meta, remember, done);
+    this.write(sid, session, values, callback);
+  }
+
+  /**
+   * Stores a request's session whose values the caller has already serialised (`values`, as `serialise`
+   * makes them): only what changed since the request loaded it is written into the latest stored copy.
+   */
+  write(sid: string, session: SessionData, values: Map<string, string>, callback?: Callback): void {
+    this.writer.save(sid, session, values, (err, written) => {
+      if (written) this.fresh?.set(sid, true);
+      callback?.(err);
+    });
   }
 
   override destroy(sid: string, callback?: Callback): void {
@@ -195,20 +167,17 @@ export class GuardedStore extends Store {
     }
     if (this.options.idleTimeout && state?.snapshot.sid === sid && state.snapshot.stored) {
       // The idle timeout reads the last-seen time in the record, which a plain touch does not write.
-      const snapshot = state.snapshot;
-      const meta: RecordMeta = { createdAt: state.createdAt || Date.now(), lastSeen: Date.now() };
-      const remember = (revision?: string): void => {
-        snapshot.revision = revision;
-        this.fresh?.set(sid, true);
-      };
-      this.writer.write(sid, session, snapshot, snapshot.values, meta, remember, done);
+      this.writer.refresh(sid, session, state, (err, written) => {
+        if (written) this.fresh?.set(sid, true);
+        done(err);
+      });
       return;
     }
     if (typeof this.inner.touch !== 'function') {
       done();
       return;
     }
-    this.call(
+    this.caller.call(
       'touch',
       (cb) => this.inner.touch!(sid, session, cb),
       (err) => {
@@ -232,36 +201,25 @@ export class GuardedStore extends Store {
   }
 
   override all(callback: Parameters<Store['all'] & {}>[0]): void {
-    if (typeof this.inner.all !== 'function') {
-      callback(new Error('The session store does not implement all()'));
-      return;
-    }
-    this.call('all', (cb) => this.inner.all!(cb as never), callback);
+    this.forward('all', callback as Callback<unknown>);
   }
 
   override length(callback: Callback<number>): void {
-    if (typeof this.inner.length !== 'function') {
-      callback(new Error('The session store does not implement length()'));
-      return;
-    }
-    this.call('length', (cb) => this.inner.length!(cb as never), callback);
+    this.forward('length', callback);
   }
 
   override clear(callback?: Callback): void {
-    if (typeof this.inner.clear !== 'function') {
-      callback?.(new Error('The session store does not implement clear()'));
-      return;
-    }
-    this.call('clear', (cb) => this.inner.clear!(cb), callback);
+    this.forward('clear', callback ?? (() => undefined));
   }
 
-  /** Calls the store once: fails fast while disconnected, turns throws into errors, enforces the deadline. */
-  private call<T>(operation: string, invoke: (cb: Callback<T>) => void, callback?: Callback<T>): void {
-    if (!this.connected) {
-      callback?.(new StoreDisconnectedError());
+  /** Calls one of the store's optional listing methods, or fails when the store has none. */
+  private forward<T>(operation: 'all' | 'length' | 'clear', callback: Callback<T>): void {
+    const method = this.inner[operation] as ((cb: Callback<T>) => void) | undefined;
+    if (typeof method !== 'function') {
+      callback(new Error(`The session store does not implement ${operation}()`));
       return;
     }
-    callStore(operation, this.options.timeout, invoke, callback);
+    this.caller.call(operation, (cb) => method.call(this.inner, cb), callback);
   }
 
   /** A record that is not a session, or has expired, is removed and read as "no session". */

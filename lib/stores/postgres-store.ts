@@ -1,10 +1,12 @@
 import expressSession from 'express-session';
 import type { SessionData, Store } from 'express-session';
-import { ownStore } from '../session.options.js';
+import { ownStore } from './owned-stores.js';
 import { DeferredStore, loadOptional } from './deferred-store.js';
-import { CONDITIONAL, settle } from './store-call.js';
-import type { Callback, ConditionalStore } from './store-call.js';
-import { SessionTable } from './postgres-queries.js';
+import { CONDITIONAL } from './conditional-store.js';
+import type { ConditionalWrites } from './conditional-store.js';
+import { toCallback } from './store-call.js';
+import type { Callback } from './store-call.js';
+import { SessionTable } from './postgres-table.js';
 import type {
   PgPoolLike,
   PostgresStoreOptions,
@@ -89,7 +91,7 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
    * Conditional writes (internal): a session's revision is its row's `sess` as stored text, and `setIf` is
    * one `UPDATE ... WHERE` that text is unchanged (see SessionTable.writeIf).
    */
-  readonly [CONDITIONAL]: ConditionalStore[typeof CONDITIONAL] = {
+  readonly [CONDITIONAL]: ConditionalWrites = {
     replaces: { get: PostgresSessionStore.prototype.get, set: PostgresSessionStore.prototype.set },
     get: (sid, callback) => this.run(callback, () => this.table.read(sid)),
     setIf: (sid, record, revision, callback) => this.run(callback, () => this.table.writeIf(sid, record, revision)),
@@ -188,7 +190,7 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
 
   /** Runs `work` once the table exists, and hands its outcome to the callback. */
   private run<T>(callback: Callback<T> | undefined, work: () => Promise<T>): void {
-    this.afterTable(callback, () => settle(work(), callback));
+    this.afterTable(callback, () => toCallback(work(), callback));
   }
 }
 

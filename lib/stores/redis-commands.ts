@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SetIfResult } from './store-call.js';
+import type { SetIfResult } from './conditional-store.js';
 
 /**
  * What redisStore() stores and how: each session is one key holding its JSON (the same keys and format as

@@ -1,20 +1,20 @@
 import type { SessionData, Store } from 'express-session';
-import { ownStore } from '../session.options.js';
+import { ownStore } from './owned-stores.js';
 import { DeferredStore, loadOptional } from './deferred-store.js';
-import { CONDITIONAL, settle } from './store-call.js';
-import type { Callback, ConditionalStore } from './store-call.js';
+import { CONDITIONAL } from './conditional-store.js';
+import type { ConditionalWrites } from './conditional-store.js';
+import { toCallback } from './store-call.js';
+import type { Callback } from './store-call.js';
 import { readSession, writeSession, writeSessionIf } from './redis-commands.js';
 import type { RedisCommands } from './redis-commands.js';
+import { closeOwnedClient, createOwnedClient, isRedisUrl } from './redis-client.js';
 import type {
   RedisClientLike,
   RedisStoreOptions,
   RedisUrlStoreOptions,
 } from '../interfaces/redis-store-options.interface.js';
 
-/** How long `close()` lets commands in flight finish before it drops the connection. */
-const CLOSE_GRACE = 2_000;
 const DEFAULT_TTL = 86_400_000;
-const MAX_RECONNECT_DELAY = 1_000;
 
 /**
  * A Redis session store (`connect-redis@9` over a `redis@5` client) that reports the connection's state
@@ -63,24 +63,9 @@ export class RedisSessionStore extends DeferredStore {
     if (this.closed) return;
     this.closed = true;
     await this.whenLoaded().catch(() => undefined);
-    const client = this.client as OwnedClient | undefined;
+    const client = this.client;
     for (const [event, listener] of this.subscriptions) client?.off?.(event, listener);
-    if (!client || this.options.client || !client.isOpen) return;
-    if (!client.isReady) {
-      client.destroy();
-      return;
-    }
-    let finished = false;
-    const closing = client.close().then(() => {
-      finished = true;
-    });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([closing, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE)))]);
-    clearTimeout(timer);
-    if (!finished) {
-      // The server does not answer the last commands: drop the connection rather than hold the process.
-      client.unref();
-    }
+    if (client && !this.options.client) await closeOwnedClient(client);
   }
 
   /**
@@ -90,7 +75,7 @@ export class RedisSessionStore extends DeferredStore {
    */
   override get(sid: string, callback: Callback<SessionData | null>): void {
     this.withStore(callback, (store) =>
-      settle(
+      toCallback(
         readSession(this.commands, keyOf(store, sid)).then((found) => (found?.record ?? null) as SessionData | null),
         callback,
       ),
@@ -102,11 +87,11 @@ export class RedisSessionStore extends DeferredStore {
    * (compare by SHA-1, then SET with the expiry), so a changed session is written in one round trip and two
    * instances never overwrite each other's changes.
    */
-  readonly [CONDITIONAL]: ConditionalStore[typeof CONDITIONAL] = {
+  readonly [CONDITIONAL]: ConditionalWrites = {
     replaces: { get: RedisSessionStore.prototype.get, set: RedisSessionStore.prototype.set },
     get: (sid, callback) =>
       this.withStore(callback, (store) =>
-        settle(
+        toCallback(
           readSession(this.commands, keyOf(store, sid)).then((found) =>
             found ? { record: found.record, revision: found.raw } : null,
           ),
@@ -115,7 +100,7 @@ export class RedisSessionStore extends DeferredStore {
       ),
     setIf: (sid, record, revision, callback) =>
       this.withStore(callback, (store) =>
-        settle(
+        toCallback(
           writeSessionIf(
             this.commands,
             keyOf(store, sid),
@@ -131,7 +116,7 @@ export class RedisSessionStore extends DeferredStore {
   /** Saves the session as JSON under `prefix + sid`, expiring to the millisecond with its cookie. */
   override set(sid: string, session: SessionData, callback?: Callback): void {
     this.withStore(callback, (store) =>
-      settle(writeSession(this.commands, keyOf(store, sid), JSON.stringify(session), this.ttlOf(session)), callback),
+      toCallback(writeSession(this.commands, keyOf(store, sid), JSON.stringify(session), this.ttlOf(session)), callback),
     );
   }
 
@@ -142,7 +127,7 @@ export class RedisSessionStore extends DeferredStore {
       return;
     }
     this.withStore(callback, (store) =>
-      settle(
+      toCallback(
         this.commands.pExpire(keyOf(store, sid), this.ttlOf(session)).then(() => undefined),
         callback,
       ),
@@ -178,16 +163,10 @@ export class RedisSessionStore extends DeferredStore {
     let client = this.options.client;
     let firstAttempt: Promise<void> | undefined;
     if (!client) {
-      const { createClient } = await loadOptional(() => import('redis'), 'redisStore()', [
-        'redis@5',
-        'connect-redis@9',
-      ]);
-      const extra = (this.options as RedisUrlStoreOptions).clientOptions ?? {};
-      const socket = { reconnectStrategy, ...(extra.socket as object | undefined) };
-      const created = createClient({ disableOfflineQueue: true, ...extra, socket, url: this.options.url });
-      client = this.redis = created as unknown as RedisClientLike;
+      const created = await createOwnedClient(this.options as RedisUrlStoreOptions);
+      client = this.redis = created.client;
       firstAttempt = this.watch(client);
-      created.connect().catch(() => undefined);
+      created.connect();
     } else {
       firstAttempt = this.watch(client);
       if (client.isReady || client.isOpen === false) firstAttempt = undefined;
@@ -241,26 +220,6 @@ export class RedisSessionStore extends DeferredStore {
 
 function keyOf(store: Store, sid: string): string {
   return (store as unknown as { prefix: string }).prefix + sid;
-}
-
-/** The client members `close()` uses on a client the store created. */
-interface OwnedClient extends RedisClientLike {
-  close(): Promise<void>;
-  destroy(): void;
-  unref(): void;
-}
-
-function isRedisUrl(url: unknown): boolean {
-  if (typeof url !== 'string') return false;
-  try {
-    return ['redis:', 'rediss:'].includes(new URL(url).protocol);
-  } catch {
-    return false;
-  }
-}
-
-function reconnectStrategy(retries: number): number {
-  return Math.min(50 * 2 ** retries, MAX_RECONNECT_DELAY) + Math.floor(Math.random() * 100);
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { SessionSnapshot } from '../session-request.js';
+import type { SessionSnapshot } from '../session-state.js';
 
 /** The key under which the module keeps its own timestamps in a stored record (never seen by the app). */
 export const META_KEY = '__session';

@@ -1,17 +1,61 @@
-import { createHash } from 'node:crypto';
-import { StoreTimeoutError } from '../session.errors.js';
+import { StoreDisconnectedError, StoreTimeoutError } from '../session.errors.js';
 
 /** A store callback (internal). */
 export type Callback<T = void> = (err?: unknown, value?: T) => void;
 
-/** A short, irreversible name for a session id, fit for logs. */
-export function hashId(sid: string): string {
-  return createHash('sha256').update(sid).digest('hex').slice(0, 12);
+/** How the module calls the user's store. */
+export interface StoreCallOptions {
+  /** The longest one call may take, in milliseconds. */
+  timeout: number;
+  /** Extra attempts of a failed read. */
+  retries: number;
+  /** Delay in milliseconds before read attempt number `attempt` + 1. */
+  retriesStrategy: (attempt: number) => number;
 }
 
-/** An error's name and message, never its stack. */
-export function describe(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+/**
+ * Every call the module makes to the user's store goes through one of these: it fails fast while the store
+ * has reported `disconnect`, turns throws and rejections into errors, enforces the deadline and retries
+ * failed reads. Internal.
+ */
+export class StoreCaller {
+  private connected = true;
+
+  constructor(private readonly options: StoreCallOptions) {}
+
+  /** Whether the store has not reported `disconnect` since it last reported `connect`. */
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Records what the store reported last: `connect` (true) or `disconnect` (false). */
+  setConnected(connected: boolean): void {
+    this.connected = connected;
+  }
+
+  /** Calls the store once. */
+  call<T>(operation: string, invoke: (cb: Callback<T>) => void, callback?: Callback<T>): void {
+    if (!this.connected) {
+      callback?.(new StoreDisconnectedError());
+      return;
+    }
+    callStore(operation, this.options.timeout, invoke, callback);
+  }
+
+  /** Calls the store, and again after a failure as `retries` allows (never after a timeout). */
+  read<T>(operation: string, invoke: (cb: Callback<T>) => void, callback: Callback<T>): void {
+    let attempt = 0;
+    const once = (): void =>
+      this.call<T>(operation, invoke, (err, value) => {
+        if (err && attempt < this.options.retries && !(err instanceof StoreTimeoutError)) {
+          attempt += 1;
+          setTimeout(once, Math.max(0, this.options.retriesStrategy(attempt)));
+          return;
+        }
+        callback(err, value);
+      });
+    once();
+  }
 }
 
 /**
@@ -52,71 +96,9 @@ export function callStore<T>(
 }
 
 /** Hands a promise's outcome to a node-style store callback. */
-export function settle<T>(promise: Promise<T>, callback?: Callback<T>): void {
+export function toCallback<T>(promise: Promise<T>, callback?: Callback<T>): void {
   promise.then(
     (value) => callback?.(null, value),
     (err: unknown) => callback?.(err),
   );
-}
-
-/** Runs work one after another per key (callbacks, no promises: it sits on every write's path). */
-export class KeyedQueue {
-  private readonly waiting = new Map<string, (() => void)[]>();
-
-  /** Runs `work` after the work already queued for `key`; `callback` gets its outcome. */
-  run(key: string, callback: Callback, work: (finish: Callback) => void): void {
-    const start = (): void =>
-      work((err) => {
-        const queue = this.waiting.get(key)!;
-        const next = queue.shift();
-        if (next) process.nextTick(next);
-        else this.waiting.delete(key);
-        callback(err);
-      });
-    const queue = this.waiting.get(key);
-    if (queue) {
-      queue.push(start);
-      return;
-    }
-    this.waiting.set(key, []);
-    start();
-  }
-}
-
-/**
- * A store that can write a session only if it is still as a request read it. Each record read comes with its
- * revision (the stored text); `setIf` writes only when the stored record is still at that revision, and
- * otherwise hands back the latest record, or says it is gone. The guarded store then writes a changed session in
- * one step when no other request wrote it since it was read, and merges only when one did (internal; the
- * embedded store and redisStore() have it; any other store is read again before each write).
- */
-export const CONDITIONAL = Symbol.for('nest-express-session:conditional-store');
-
-/** What `setIf` found: written (with the new revision), the record gone, or changed since (with the latest). */
-export type SetIfResult =
-  | { status: 'written'; revision: string }
-  | { status: 'gone' }
-  | { status: 'changed'; latest: unknown; revision: string };
-
-/** The conditional-write capability (internal). */
-export interface ConditionalStore {
-  [CONDITIONAL]: {
-    /** Reads a record (parsed) and its revision. */
-    get(sid: string, callback: Callback<{ record: unknown; revision: string } | null>): void;
-    /** Writes `record` only if the stored record is still at `revision`. */
-    setIf(sid: string, record: object, revision: string, callback: Callback<SetIfResult>): void;
-    /** The store's own `get` and `set`, which these two stand in for. */
-    replaces: { get: unknown; set: unknown };
-  };
-}
-
-/**
- * The store's conditional-write capability, when it has one and the store's `get` and `set` are still its
- * own: a subclass that overrides either (to encrypt, to log) is read and written through them, never around.
- */
-export function conditionalOf(store: object): ConditionalStore[typeof CONDITIONAL] | undefined {
-  const capability = (store as Partial<ConditionalStore>)[CONDITIONAL];
-  if (!capability || typeof capability.setIf !== 'function') return undefined;
-  const { get, set } = store as { get?: unknown; set?: unknown };
-  return get === capability.replaces.get && set === capability.replaces.set ? capability : undefined;
 }

@@ -1,6 +1,3 @@
-import type { Request } from 'express';
-import { storeUnavailable } from './session.errors.js';
-
 /** The session as this request last read or wrote it: its id and each value as JSON (internal). */
 export interface SessionSnapshot {
   sid: string;
@@ -23,15 +20,11 @@ export interface SessionState {
   snapshot: SessionSnapshot;
   /** When the loaded session was created (the module's own timestamp in the record). */
   createdAt?: number;
-  /** The values just serialised by the commit, for the store write it starts at once (not serialised twice). */
-  pending?: Map<string, string>;
 }
 
 const SESSION_STATE = Symbol.for('nest-express-session:session-state');
-const LOAD_FAILURE = Symbol.for('nest-express-session:load-failure');
 
 type WithState = { [SESSION_STATE]?: SessionState };
-type WithFailure = Request & { [LOAD_FAILURE]?: unknown };
 
 /** The module's state of a session object, if the module made or loaded it. */
 export function sessionStateOf(session: object | null | undefined): SessionState | undefined {
@@ -41,25 +34,4 @@ export function sessionStateOf(session: object | null | undefined): SessionState
 /** Attaches the module's state to a session object (internal). */
 export function attachSessionState(session: object, state: SessionState): void {
   Object.defineProperty(session, SESSION_STATE, { value: state, writable: true, configurable: true });
-}
-
-/** Whether the session middleware handled this request (false on a route excluded from the session). */
-export function servedBySession(req: Request): boolean {
-  return req.sessionStore !== undefined;
-}
-
-/** Records that the store failed to load this request's session (internal; only on that path). */
-export function markLoadFailure(req: Request, err: unknown): void {
-  (req as WithFailure)[LOAD_FAILURE] = err;
-}
-
-/** The store error that left the request without its session, if any. */
-export function loadFailure(req: Request): unknown {
-  return (req as WithFailure)[LOAD_FAILURE];
-}
-
-/** Throws the 503 when the session middleware could not load this request's session. */
-export function assertSessionLoaded(req: Request): void {
-  const failure = loadFailure(req);
-  if (failure !== undefined) throw storeUnavailable(failure);
 }

@@ -1,6 +1,6 @@
 import type { SessionData } from 'express-session';
 import type { PgPoolLike } from '../interfaces/postgres-store-options.interface.js';
-import type { SetIfResult } from './store-call.js';
+import type { SetIfResult } from './conditional-store.js';
 
 type Query = PgPoolLike['query'];
 

@@ -1,10 +1,10 @@
-import { Logger } from '@nestjs/common';
 import type { Request } from 'express';
-import { MemoryStore } from 'express-session';
 import type { CookieOptions, SessionOptions, Store } from 'express-session';
 import { DEFAULT_STORE_TIMEOUT } from './session.constants.js';
 import type { RequestSession, SessionModuleOptions } from './interfaces/index.js';
 import { EmbeddedStore } from './stores/embedded-store.js';
+import { ownStore } from './stores/owned-stores.js';
+import { checkProduction } from './production-checks.js';
 
 /** The options after defaults were merged: what `SESSION_MODULE_OPTIONS` holds. */
 export interface ResolvedSessionModuleOptions extends SessionModuleOptions {
@@ -14,33 +14,6 @@ export interface ResolvedSessionModuleOptions extends SessionModuleOptions {
   retriesStrategy: (attempt: number) => number;
   storeTimeout: number;
   touchAfter: number;
-}
-
-const SAMPLE_SECRETS = new Set([
-  'keyboard cat',
-  'secret',
-  'changeme',
-  'change-me',
-  'session-secret',
-  'my-secret',
-  'mysecret',
-  'password',
-]);
-const MIN_SECRET_LENGTH = 32;
-const logger = new Logger('SessionModule');
-/** Stores the module created itself, with how to close them; a user's store is never closed. */
-const ownedStores = new WeakMap<Store, () => unknown>();
-
-/** Registers a store the module created, so that app.close() closes it (internal). */
-export function ownStore(store: Store, close: () => unknown): void {
-  ownedStores.set(store, close);
-}
-
-/** Closes the store if the module created it (internal). */
-export async function closeOwnedStore(store: Store): Promise<void> {
-  const close = ownedStores.get(store);
-  ownedStores.delete(store);
-  await close?.();
 }
 
 /** The default login check: `session.userId` is set, or Passport says the request is authenticated. */
@@ -106,54 +79,6 @@ const COOKIE_DEFAULTS: CookieOptions = { httpOnly: true, sameSite: 'lax' };
 function mergeCookie(cookie: SessionOptions['cookie']): SessionOptions['cookie'] {
   if (typeof cookie === 'function') return (req: Request) => ({ ...COOKIE_DEFAULTS, ...cookie(req) });
   return { ...COOKIE_DEFAULTS, ...cookie };
-}
-
-/** R5: in production, refuse at boot what would leak sessions or emit cookies browsers reject. */
-function checkProduction(session: ResolvedSessionModuleOptions['session'], options: SessionModuleOptions): void {
-  if (process.env.NODE_ENV !== 'production') return;
-  const problems: string[] = [];
-  const secrets = Array.isArray(session.secret) ? session.secret : [session.secret];
-  for (const secret of secrets) {
-    const text = String(secret);
-    if (SAMPLE_SECRETS.has(text.toLowerCase())) {
-      problems.push('session.secret is a well-known sample value; use a long random string from the environment');
-    } else if (text.length < MIN_SECRET_LENGTH) {
-      problems.push(`session.secret is shorter than ${MIN_SECRET_LENGTH} characters; use a long random string`);
-    }
-  }
-  if (session.store instanceof MemoryStore) {
-    problems.push(
-      "session.store is express-session's MemoryStore, which leaks memory; omit store (embedded store) or use Redis/PostgreSQL",
-    );
-  }
-  const cookie = typeof session.cookie === 'object' ? session.cookie : undefined;
-  const secure = cookie?.secure === true || cookie?.secure === 'auto';
-  const name = session.name ?? 'connect.sid';
-  if (cookie && name.startsWith('__Host-')) {
-    if (cookie.domain) problems.push('a __Host- cookie must not have cookie.domain; remove it');
-    if ((cookie.path ?? '/') !== '/') problems.push("a __Host- cookie must have cookie.path '/'");
-    if (!secure) problems.push('a __Host- cookie needs cookie.secure: true (or "auto")');
-  }
-  if (cookie && name.startsWith('__Secure-') && !secure) {
-    problems.push('a __Secure- cookie needs cookie.secure: true (or "auto")');
-  }
-  if (cookie && cookie.sameSite === 'none' && !secure) {
-    problems.push("cookie.sameSite 'none' needs cookie.secure: true (browsers reject it otherwise)");
-  }
-  if (problems.length > 0) {
-    throw new Error(`SessionModule refused to start in production:\n- ${problems.join('\n- ')}`);
-  }
-  if (/(^|[\s,])(express-session|\*)([\s,]|$)/.test(process.env.DEBUG ?? '')) {
-    logger.warn(
-      "DEBUG enables express-session's debug output, which prints raw session ids and cookies: turn it off in production.",
-    );
-  }
-  if (session.store instanceof EmbeddedStore && !options.embeddedStore?.allowInProduction) {
-    logger.warn(
-      'Sessions are kept in the embedded in-memory store: they live in this process only and are lost on restart. ' +
-        'Use Redis or PostgreSQL for more than one instance, or set embeddedStore.allowInProduction to silence this.',
-    );
-  }
 }
 
 function createEmbeddedStore(options: SessionModuleOptions): EmbeddedStore {

@@ -1,6 +1,30 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import { servedBySession } from './session-request.js';
+
+/**
+ * The AsyncLocalStorage that tells singleton services which request they serve. One instance per process,
+ * shared through a global symbol so the ESM and CommonJS builds of this package see the same context.
+ * Its first `run()` turns on async hooks for the whole process (on Node 20, promise hooks that every
+ * request pays for), so the module opens it only in apps that inject SessionService.
+ */
+const key = Symbol.for('nest-express-session:context');
+const holder = globalThis as { [key]?: AsyncLocalStorage<Request> };
+export const sessionContext: AsyncLocalStorage<Request> = (holder[key] ??= new AsyncLocalStorage<Request>());
+
+/**
+ * Whether one SessionModule's requests run inside the context that SessionService reads (internal). Off
+ * until the module finds, at startup, something that injects SessionService; provided as
+ * `SESSION_CONTEXT_SWITCH` to the middleware that opens the context and to SessionService.
+ */
+export interface ContextSwitch {
+  enabled: boolean;
+}
+
+/** Whether the session middleware handled this request (false on a route excluded from the session). */
+export function servedBySession(req: Request): boolean {
+  return req.sessionStore !== undefined;
+}
 
 const GRAPHQL_NO_REQUEST =
   "nest-express-session: this GraphQL context carries no 'req'. Give the GraphQL module a context that keeps it: " +
