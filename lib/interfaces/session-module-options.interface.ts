@@ -27,6 +27,12 @@ export interface EmbeddedStoreOptions {
    */
   defaultTtl?: number;
   /**
+   * Milliseconds between sweeps that remove expired sessions from memory (an expired session is never read
+   * in between: it only takes room until the next sweep). The timer never keeps the process alive.
+   * @default 60000
+   */
+  sweepInterval?: number;
+  /**
    * Set to `true` to say that a per-process store is intended in production, which silences the warning.
    * @default false
    */

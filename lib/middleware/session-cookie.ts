@@ -59,8 +59,15 @@ export interface CookieSettings {
 }
 
 /**
+ * Most cookies of the session's name whose sessions are looked up for one request: the stale-cookie case
+ * (an old cookie sent before the live one) needs two, and a client sending more must not buy more store reads.
+ */
+export const MAX_COOKIE_LOOKUPS = 2;
+
+/**
  * R4: with several cookies of the session's name, the first one whose session exists is used: the header is
- * rewritten so that express-session, which reads the first, reads that one. `then` runs when that is decided.
+ * rewritten so that express-session, which reads the first, reads that one. Only the first
+ * {@link MAX_COOKIE_LOOKUPS} validly signed cookies are looked up. `then` runs when that is decided.
  */
 export function pickLiveCookie(
   req: Request,
@@ -71,7 +78,10 @@ export function pickLiveCookie(
 ): void {
   const { name, secrets } = settings;
   const all = cookieValues(header, name);
-  const candidates = all.filter((raw) => signerOf(raw, secrets) >= 0);
+  const candidates: string[] = [];
+  for (const raw of all) {
+    if (signerOf(raw, secrets) >= 0 && candidates.push(raw) === MAX_COOKIE_LOOKUPS) break;
+  }
   if (candidates.length === 0) return then();
   const tryAt = (i: number): void => {
     if (i >= candidates.length) return then();

@@ -4,13 +4,15 @@ import { LRUCache } from 'lru-cache';
 import type { EmbeddedStoreOptions } from '../interfaces/index.js';
 import { CONDITIONAL } from './conditional-store.js';
 import type { ConditionalWrites } from './conditional-store.js';
+import { ownValue } from './session-record.js';
 import type { Callback } from './store-call.js';
 
 /** Default cap on the number of sessions the embedded store holds. */
 export const DEFAULT_MAX_SESSIONS = 10_000;
 /** Default lifetime of a session whose cookie has no `maxAge` or `expires`: one day. */
 export const DEFAULT_EMBEDDED_TTL = 86_400_000;
-const SWEEP_INTERVAL = 60_000;
+/** Default time between two sweeps of expired sessions. */
+export const DEFAULT_SWEEP_INTERVAL = 60_000;
 
 /**
  * The module's default store: in memory, bounded, expiring. Sessions expire with their cookie
@@ -31,7 +33,11 @@ export class EmbeddedStore extends Store {
     }
     this.defaultTtl = options.defaultTtl ?? DEFAULT_EMBEDDED_TTL;
     this.cache = new LRUCache<string, string>({ max, ttl: this.defaultTtl, updateAgeOnGet: false });
-    this.sweeper = setInterval(() => this.cache.purgeStale(), SWEEP_INTERVAL);
+    const sweepInterval = options.sweepInterval ?? DEFAULT_SWEEP_INTERVAL;
+    if (typeof sweepInterval !== 'number' || !(sweepInterval > 0) || !Number.isFinite(sweepInterval)) {
+      throw new TypeError(`embeddedStore.sweepInterval must be a number of milliseconds above 0, not ${String(sweepInterval)}`);
+    }
+    this.sweeper = setInterval(() => this.cache.purgeStale(), sweepInterval);
     this.sweeper.unref();
   }
 
@@ -69,7 +75,7 @@ export class EmbeddedStore extends Store {
   override all(callback: Callback<Record<string, SessionData>>): void {
     this.cache.purgeStale();
     const sessions: Record<string, SessionData> = {};
-    for (const [sid, raw] of this.cache.entries()) sessions[sid] = JSON.parse(raw) as SessionData;
+    for (const [sid, raw] of this.cache.entries()) ownValue(sessions, sid, JSON.parse(raw));
     callback(null, sessions);
   }
 

@@ -1,6 +1,7 @@
 import type { SessionData } from 'express-session';
 import type { PgPoolLike } from '../interfaces/postgres-store-options.interface.js';
 import type { SetIfResult } from './conditional-store.js';
+import { ownValue } from './session-record.js';
 
 type Query = PgPoolLike['query'];
 
@@ -82,7 +83,7 @@ export class SessionTable {
     ]);
     const sessions: Record<string, SessionData> = {};
     for (const row of rows) {
-      sessions[row.sid as string] = (typeof row.sess === 'string' ? JSON.parse(row.sess) : row.sess) as SessionData;
+      ownValue(sessions, row.sid as string, typeof row.sess === 'string' ? JSON.parse(row.sess) : row.sess);
     }
     return sessions;
   }

@@ -101,3 +101,11 @@ export function mergeChanges(latest: Data, session: object, before: Values, afte
 export function toRecord(session: object, meta: RecordMeta): Data {
   return { ...(session as Data), [META_KEY]: meta };
 }
+
+/**
+ * Sets `record[sid]` as an own property whatever the id, so that a result of `all()` keeps sessions whose ids
+ * are `__proto__` or `constructor` (an assignment to `__proto__` would set the object's prototype instead).
+ */
+export function ownValue(record: Record<string, unknown>, sid: string, value: unknown): void {
+  Object.defineProperty(record, sid, { value, enumerable: true, writable: true, configurable: true });
+}
