@@ -201,7 +201,7 @@ async function main() {
   let files = process.argv.slice(2);
   if (files.length === 0) {
     const dir = join(root, 'out', 'test');
-    files = readdirSync(dir)
+    files = readdirSync(dir, { recursive: true })
       .filter((f) => f.endsWith('.test.js'))
       .sort()
       .map((f) => join('out', 'test', f));

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SessionModule, SessionService } from 'nest-express-session';
-import { startApp, TEST_SECRET } from './support/app.js';
-import type { TestApp } from './support/app.js';
-import { AuthController } from './support/controllers.js';
-import { FaultStore } from './support/fault-store.js';
-import { Client, setCookieFor, sidOf } from './support/http.js';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import type { TestApp } from '../support/app.js';
+import { AuthController } from '../support/controllers.js';
+import { FaultStore } from '../support/fault-store.js';
+import { Client, setCookieFor, sidOf } from '../support/http.js';
 
 async function withApp(store: FaultStore, run: (t: TestApp) => Promise<void>): Promise<void> {
   const t = await startApp({

@@ -7,12 +7,12 @@ import type { HealthCheckResult } from '@nestjs/terminus';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { EmbeddedStore, SessionHealthIndicator, SessionModule } from 'nest-express-session';
-import type { TestApp } from './support/app.js';
-import { TEST_SECRET } from './support/app.js';
-import { AuthController } from './support/controllers.js';
-import { FaultStore } from './support/fault-store.js';
-import { startIntegrationApp } from './support/integrations.js';
-import { RedisServer, skipWithout } from './support/servers.js';
+import type { TestApp } from '../support/app.js';
+import { TEST_SECRET } from '../support/app.js';
+import { AuthController } from '../support/controllers.js';
+import { FaultStore } from '../support/fault-store.js';
+import { startIntegrationApp } from '../support/integrations.js';
+import { RedisServer, skipWithout } from '../support/servers.js';
 
 @Controller('health')
 class HealthController {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Controller, Get, RequestMethod } from '@nestjs/common';
 import { SessionModule, SessionService } from 'nest-express-session';
-import { startApp, TEST_SECRET } from './support/app.js';
-import { CounterController } from './support/controllers.js';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import { CounterController } from '../support/controllers.js';
 
 @Controller('health')
 class HealthController {

@@ -27,11 +27,11 @@ import {
   whenSessionLoaded,
 } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
-import type { TestApp } from './support/app.js';
-import { TEST_SECRET } from './support/app.js';
-import { FaultStore } from './support/fault-store.js';
-import { setCookieFor, sidOf } from './support/http.js';
-import { startIntegrationApp } from './support/integrations.js';
+import type { TestApp } from '../support/app.js';
+import { TEST_SECRET } from '../support/app.js';
+import { FaultStore } from '../support/fault-store.js';
+import { setCookieFor, sidOf } from '../support/http.js';
+import { startIntegrationApp } from '../support/integrations.js';
 
 interface User {
   id: number;

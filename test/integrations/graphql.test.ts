@@ -16,12 +16,12 @@ import {
   SessionService,
   STORE_UNAVAILABLE_MESSAGE,
 } from 'nest-express-session';
-import type { TestApp } from './support/app.js';
-import { TEST_SECRET } from './support/app.js';
-import { FaultStore } from './support/fault-store.js';
-import type { Client, TestResponse } from './support/http.js';
-import { setCookieFor, sidOf } from './support/http.js';
-import { startIntegrationApp } from './support/integrations.js';
+import type { TestApp } from '../support/app.js';
+import { TEST_SECRET } from '../support/app.js';
+import { FaultStore } from '../support/fault-store.js';
+import type { Client, TestResponse } from '../support/http.js';
+import { setCookieFor, sidOf } from '../support/http.js';
+import { startIntegrationApp } from '../support/integrations.js';
 
 const runs = { count: 0 };
 

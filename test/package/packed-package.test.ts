@@ -11,9 +11,9 @@ import {
   CONSUMER_TSCONFIG,
   ENTRY_POINTS,
   VARIANTS,
-} from './support/consumer-apps.js';
-import { Client, setCookieFor } from './support/http.js';
-import { CommandTimeout, run, startApp, stopAll, stopApp } from './support/processes.js';
+} from '../support/consumer-apps.js';
+import { Client, setCookieFor } from '../support/http.js';
+import { CommandTimeout, run, startApp, stopAll, stopApp } from '../support/processes.js';
 
 /*
  * The published package as users get it: `npm pack` of this repository, installed with npm into two
@@ -21,7 +21,7 @@ import { CommandTimeout, run, startApp, stopAll, stopApp } from './support/proce
  * type-checking a TypeScript consumer against the installed declarations.
  */
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 /** Longest one `npm install` may take before it is killed (about 10 s with a warm npm cache). */
 const INSTALL_TIMEOUT_MS = 150_000;

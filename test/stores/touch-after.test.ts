@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SessionModule } from 'nest-express-session';
-import { startApp, TEST_SECRET } from './support/app.js';
-import type { TestApp } from './support/app.js';
-import { AuthController } from './support/controllers.js';
-import { FaultStore } from './support/fault-store.js';
-import { sleep } from './support/servers.js';
-import { storeKinds } from './support/store-kinds.js';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import type { TestApp } from '../support/app.js';
+import { AuthController } from '../support/controllers.js';
+import { FaultStore } from '../support/fault-store.js';
+import { sleep } from '../support/servers.js';
+import { storeKinds } from '../support/store-kinds.js';
 
 const REQUESTS = 5;
 

@@ -6,10 +6,10 @@ import { NestFactory } from '@nestjs/core';
 import session from 'express-session';
 import { SessionModule } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
-import { TEST_SECRET } from './support/app.js';
-import { FaultStore } from './support/fault-store.js';
-import { Client, sidOf } from './support/http.js';
-import { appOver } from './support/reliability.js';
+import { TEST_SECRET } from '../support/app.js';
+import { FaultStore } from '../support/fault-store.js';
+import { Client, sidOf } from '../support/http.js';
+import { appOver } from '../support/reliability.js';
 
 const signed = (sid: string, secret: string): string =>
   encodeURIComponent(`s:${sid}.${createHmac('sha256', secret).update(sid).digest('base64').replace(/=+$/, '')}`);

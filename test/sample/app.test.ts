@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AppModule } from '../sample/app.module.js';
-import { startApp } from './support/app.js';
+import { AppModule } from '../../sample/app.module.js';
+import { startApp } from '../support/app.js';
 
 describe('the sample app', () => {
   it('counts visits, refuses bad credentials, logs in, shows the dashboard, logs out', async () => {

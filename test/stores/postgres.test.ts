@@ -3,13 +3,13 @@ import { describe, it } from 'node:test';
 import pg from 'pg';
 import { PostgresSessionStore, SessionModule, STORE_UNAVAILABLE_MESSAGE, postgresStore } from 'nest-express-session';
 import type { SessionData } from 'express-session';
-import { startApp, TEST_SECRET } from './support/app.js';
-import type { TestApp } from './support/app.js';
-import { AuthController } from './support/controllers.js';
-import { assertNoChangeLostAcrossInstances } from './support/reliability.js';
-import { sidOf } from './support/http.js';
-import { DATABASE_URL, eventually, skipWithout, TcpRelay, uniqueName } from './support/servers.js';
-import { withPool } from './support/store-kinds.js';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import type { TestApp } from '../support/app.js';
+import { AuthController } from '../support/controllers.js';
+import { assertNoChangeLostAcrossInstances } from '../support/reliability.js';
+import { sidOf } from '../support/http.js';
+import { DATABASE_URL, eventually, skipWithout, TcpRelay, uniqueName } from '../support/servers.js';
+import { withPool } from '../support/store-kinds.js';
 
 function bootOn(store: PostgresSessionStore): Promise<TestApp> {
   return startApp({

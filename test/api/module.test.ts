@@ -4,9 +4,9 @@ import { Controller, Get, Inject, Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EmbeddedStore, SESSION_MODULE_OPTIONS, SessionModule, SessionService } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
-import { startApp, TEST_SECRET } from './support/app.js';
-import { CounterController } from './support/controllers.js';
-import { moduleVariants } from './support/variants.js';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import { CounterController } from '../support/controllers.js';
+import { moduleVariants } from '../support/variants.js';
 
 describe('SessionModule configuration', () => {
   for (const [name, module] of moduleVariants({ session: { secret: TEST_SECRET } })) {

@@ -6,8 +6,8 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Session } from 'nest-express-session';
-import { TEST_SECRET } from './support/app.js';
-import { moduleVariants } from './support/variants.js';
+import { TEST_SECRET } from '../support/app.js';
+import { moduleVariants } from '../support/variants.js';
 
 @Controller()
 class VisitController {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setCookieFor, sidOf } from './support/http.js';
-import { openGate, ReliabilityController } from './support/controllers.js';
-import { appOver, records, sleep } from './support/reliability.js';
-import { storeCases } from './support/store-cases.js';
+import { setCookieFor, sidOf } from '../support/http.js';
+import { openGate, ReliabilityController } from '../support/controllers.js';
+import { appOver, records, sleep } from '../support/reliability.js';
+import { storeCases } from '../support/store-cases.js';
 
 for (const storeCase of storeCases()) {
   describe(`login, logout and expiry on the ${storeCase.name}`, { skip: storeCase.skip }, () => {

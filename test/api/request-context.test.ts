@@ -23,9 +23,9 @@ import { APP_GUARD, ModuleRef } from '@nestjs/core';
 import type { SessionData } from 'express-session';
 import type { Observable } from 'rxjs';
 import { Session, SessionModule, SessionService } from 'nest-express-session';
-import { startApp, TEST_SECRET } from './support/app.js';
-import type { TestApp } from './support/app.js';
-import { sidOf } from './support/http.js';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import type { TestApp } from '../support/app.js';
+import { sidOf } from '../support/http.js';
 
 const sessionModule = () => SessionModule.forRoot({ session: { secret: TEST_SECRET } });
 

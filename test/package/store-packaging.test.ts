@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { REDIS_URL, skipWithout } from './support/servers.js';
+import { REDIS_URL, skipWithout } from '../support/servers.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
+const root = fileURLToPath(new URL('../../..', import.meta.url));
 
 function node(
   args: string[],
@@ -30,7 +30,7 @@ function node(
 
 describe('store helpers as a package', () => {
   it('without the optional peers installed, each helper says exactly what to install', async () => {
-    const run = await node([fileURLToPath(new URL('./fixtures/missing-peers.js', import.meta.url))]);
+    const run = await node([fileURLToPath(new URL('../fixtures/missing-peers.js', import.meta.url))]);
     assert.equal(run.code, 0, run.stderr);
     const errors = JSON.parse(run.stdout) as { redis: string; postgres: string };
     assert.match(

@@ -5,12 +5,12 @@ import { createClient } from 'redis';
 import { RedisSessionStore, SessionModule, STORE_UNAVAILABLE_MESSAGE, redisStore } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
 import type { CookieOptions } from 'express-session';
-import { startApp, TEST_SECRET } from './support/app.js';
-import type { TestApp } from './support/app.js';
-import { AuthController } from './support/controllers.js';
-import { assertNoChangeLostAcrossInstances } from './support/reliability.js';
-import { sidOf } from './support/http.js';
-import type { TestResponse } from './support/http.js';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import type { TestApp } from '../support/app.js';
+import { AuthController } from '../support/controllers.js';
+import { assertNoChangeLostAcrossInstances } from '../support/reliability.js';
+import { sidOf } from '../support/http.js';
+import type { TestResponse } from '../support/http.js';
 import {
   eventually,
   peek,
@@ -20,7 +20,7 @@ import {
   redisCommands,
   skipWithout,
   uniqueName,
-} from './support/servers.js';
+} from '../support/servers.js';
 
 function bootOn(
   store: RedisSessionStore,

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SessionModule, STORE_UNAVAILABLE_MESSAGE } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
-import { startApp, TEST_SECRET } from './support/app.js';
-import { AuthController, CounterController, handled } from './support/controllers.js';
-import { FaultStore } from './support/fault-store.js';
-import { moduleVariants } from './support/variants.js';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import { AuthController, CounterController, handled } from '../support/controllers.js';
+import { FaultStore } from '../support/fault-store.js';
+import { moduleVariants } from '../support/variants.js';
 
 async function loggedInApp(options: Omit<SessionModuleOptions, 'session'>, store: FaultStore, variant = 0) {
   const [, module] = moduleVariants({ session: { secret: TEST_SECRET, store }, ...options })[variant];

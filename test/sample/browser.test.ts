@@ -4,9 +4,9 @@ import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { AppModule } from '../sample/app.module.js';
-import { startApp } from './support/app.js';
-import type { TestApp } from './support/app.js';
+import { AppModule } from '../../sample/app.module.js';
+import { startApp } from '../support/app.js';
+import type { TestApp } from '../support/app.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve('test-artifacts');

@@ -3,11 +3,11 @@ import { describe, it } from 'node:test';
 import { Controller, Get } from '@nestjs/common';
 import { Session, SessionModule } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
-import { startApp, TEST_SECRET } from './support/app.js';
-import type { TestApp } from './support/app.js';
-import { CounterController } from './support/controllers.js';
-import { FaultStore } from './support/fault-store.js';
-import { sidOf } from './support/http.js';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import type { TestApp } from '../support/app.js';
+import { CounterController } from '../support/controllers.js';
+import { FaultStore } from '../support/fault-store.js';
+import { sidOf } from '../support/http.js';
 
 /** Reads the counter without changing the session. */
 @Controller('peek')

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LoggerService } from '@nestjs/common';
-import { openGate, ReliabilityController } from './support/controllers.js';
-import { sidOf } from './support/http.js';
-import { appOver, sleep } from './support/reliability.js';
-import { storeCases } from './support/store-cases.js';
+import { openGate, ReliabilityController } from '../support/controllers.js';
+import { sidOf } from '../support/http.js';
+import { appOver, sleep } from '../support/reliability.js';
+import { storeCases } from '../support/store-cases.js';
 
 for (const storeCase of storeCases()) {
   describe(`concurrency on the ${storeCase.name}`, { skip: storeCase.skip }, () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { STORE_UNAVAILABLE_MESSAGE } from 'nest-express-session';
-import { handled } from './support/controllers.js';
-import { sidOf } from './support/http.js';
-import { appOver } from './support/reliability.js';
-import { storeCases } from './support/store-cases.js';
+import { handled } from '../support/controllers.js';
+import { sidOf } from '../support/http.js';
+import { appOver } from '../support/reliability.js';
+import { storeCases } from '../support/store-cases.js';
 
 const UNAVAILABLE = { statusCode: 503, message: STORE_UNAVAILABLE_MESSAGE, error: 'Service Unavailable' };
 

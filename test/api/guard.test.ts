@@ -6,9 +6,9 @@ import { APP_GUARD } from '@nestjs/core';
 import type { Request } from 'express';
 import { AllowAnonymous, AuthenticatedGuard, SessionModule } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
-import { startApp, TEST_SECRET } from './support/app.js';
-import { AuthController } from './support/controllers.js';
-import { moduleVariants } from './support/variants.js';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import { AuthController } from '../support/controllers.js';
+import { moduleVariants } from '../support/variants.js';
 
 @Controller('open')
 @AllowAnonymous()

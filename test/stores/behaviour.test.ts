@@ -3,14 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import type { Store } from 'express-session';
 import { SESSION_MODULE_OPTIONS, SessionModule } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
-import { startApp, TEST_SECRET } from './support/app.js';
-import type { TestApp } from './support/app.js';
-import { AuthController } from './support/controllers.js';
-import { sidOf } from './support/http.js';
-import type { Client } from './support/http.js';
-import { peek, sleep } from './support/servers.js';
-import { storeKinds } from './support/store-kinds.js';
-import type { StoreInstance } from './support/store-kinds.js';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import type { TestApp } from '../support/app.js';
+import { AuthController } from '../support/controllers.js';
+import { sidOf } from '../support/http.js';
+import type { Client } from '../support/http.js';
+import { peek, sleep } from '../support/servers.js';
+import { storeKinds } from '../support/store-kinds.js';
+import type { StoreInstance } from '../support/store-kinds.js';
 
 const COOKIE = 'connect.sid';
 

@@ -14,12 +14,12 @@ import {
 } from 'nest-express-session';
 import type { RequestSession } from 'nest-express-session';
 import { SessionIoAdapter } from 'nest-express-session/socket.io';
-import type { TestApp } from './support/app.js';
-import { TEST_SECRET } from './support/app.js';
-import { AuthController } from './support/controllers.js';
-import { FaultStore } from './support/fault-store.js';
-import { sidOf } from './support/http.js';
-import { ask, connectSocket, startIntegrationApp } from './support/integrations.js';
+import type { TestApp } from '../support/app.js';
+import { TEST_SECRET } from '../support/app.js';
+import { AuthController } from '../support/controllers.js';
+import { FaultStore } from '../support/fault-store.js';
+import { sidOf } from '../support/http.js';
+import { ask, connectSocket, startIntegrationApp } from '../support/integrations.js';
 
 @WebSocketGateway()
 class SessionGateway {

@@ -4,10 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import type { SessionData } from 'express-session';
 import { EmbeddedStore, SESSION_MODULE_OPTIONS, SessionModule } from 'nest-express-session';
-import { startApp, TEST_SECRET } from './support/app.js';
-import { AuthController } from './support/controllers.js';
-import { sidOf } from './support/http.js';
-import { peek, sleep } from './support/servers.js';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import { AuthController } from '../support/controllers.js';
+import { sidOf } from '../support/http.js';
+import { peek, sleep } from '../support/servers.js';
 
 function record(ttlMs: number | null, data: Record<string, unknown> = {}): SessionData {
   const cookie =
@@ -28,7 +28,7 @@ function runFixture(
   nodeFlags: string[] = [],
   limitMs = 30_000,
 ): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
-  const file = fileURLToPath(new URL(`./fixtures/${name}.js`, import.meta.url));
+  const file = fileURLToPath(new URL(`../fixtures/${name}.js`, import.meta.url));
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...nodeFlags, file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
