@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import {
   CallHandler,
@@ -26,6 +25,7 @@ import { Session, SessionModule, SessionService } from 'nest-express-session';
 import { startApp, TEST_SECRET } from '../support/app.js';
 import type { TestApp } from '../support/app.js';
 import { sidOf } from '../support/http.js';
+import { sleep } from '../support/net.js';
 
 const sessionModule = () => SessionModule.forRoot({ session: { secret: TEST_SECRET } });
 
@@ -58,7 +58,7 @@ class WhoController {
     const counter = (this.sessions.get('counter') ?? 0) + 1;
     this.sessions.set('counter', counter);
     // Yield in different ways so that requests overtake each other.
-    await delay(Number(wait));
+    await sleep(Number(wait));
     await new Promise<void>((resolve) => setImmediate(resolve));
     await Promise.resolve();
     return { before, after: this.sessions.get('client'), id: this.sessions.id, decoratorId: session.id, counter };

@@ -6,6 +6,7 @@ import type { TestApp } from '../support/app.js';
 import { AuthController } from '../support/controllers.js';
 import { FaultStore } from '../support/fault-store.js';
 import { Client, setCookieFor, sidOf } from '../support/http.js';
+import { sleep } from '../support/net.js';
 
 async function withApp(store: FaultStore, run: (t: TestApp) => Promise<void>): Promise<void> {
   const t = await startApp({
@@ -92,7 +93,7 @@ describe('SessionService', () => {
       const pending = client.post('/auth/save-and-wait', { gate: 'g1', role: 'editor' });
       // The handler is now parked after save(): the store already holds the new value.
       let stored: unknown;
-      for (let i = 0; i < 200 && !AuthController.gates.has('g1'); i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 200 && !AuthController.gates.has('g1'); i++) await sleep(10);
       stored = (await store.peek(first.body.id))?.role;
       AuthController.gates.get('g1')!();
       const res = await pending;

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
@@ -12,7 +11,9 @@ import { TEST_SECRET } from '../support/app.js';
 import { AuthController } from '../support/controllers.js';
 import { FaultStore } from '../support/fault-store.js';
 import { startIntegrationApp } from '../support/integrations.js';
-import { RedisServer, skipWithout } from '../support/servers.js';
+import { skipWithout } from '../support/env.js';
+import { RedisServer } from '../support/launchers.js';
+import { sleep } from '../support/net.js';
 
 @Controller('health')
 class HealthController {

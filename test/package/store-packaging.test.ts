@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { REDIS_URL, skipWithout } from '../support/servers.js';
+import { REDIS_URL, skipWithout } from '../support/env.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 

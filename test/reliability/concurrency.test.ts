@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { LoggerService } from '@nestjs/common';
 import { openGate, ReliabilityController } from '../support/controllers.js';
 import { sidOf } from '../support/http.js';
-import { appOver, sleep } from '../support/reliability.js';
+import { sleep } from '../support/net.js';
+import { appOver } from '../support/reliability.js';
 import { storeCases } from '../support/store-cases.js';
 
 for (const storeCase of storeCases()) {

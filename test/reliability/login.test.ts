@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setCookieFor, sidOf } from '../support/http.js';
 import { openGate, ReliabilityController } from '../support/controllers.js';
-import { appOver, records, sleep } from '../support/reliability.js';
+import { sleep } from '../support/net.js';
+import { appOver, records } from '../support/reliability.js';
 import { storeCases } from '../support/store-cases.js';
 
 for (const storeCase of storeCases()) {

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { STORE_UNAVAILABLE_MESSAGE } from 'nest-express-session';
 import { handled } from '../support/controllers.js';
 import { sidOf } from '../support/http.js';
+import { sleep } from '../support/net.js';
 import { appOver } from '../support/reliability.js';
 import { storeCases } from '../support/store-cases.js';
 
@@ -90,7 +91,7 @@ for (const storeCase of storeCases()) {
         assert.deepEqual((await client.get('/auth/me')).body, { userId: 'alice' });
         store.emit('error', new Error('socket closed unexpectedly'));
         setImmediate(() => store.emit('error', new Error('emitted from a callback')));
-        await new Promise((r) => setTimeout(r, 20));
+        await sleep(20);
         assert.equal((await client.get('/auth/me')).status, 200, 'the process is alive and serving');
       } finally {
         await t.close();

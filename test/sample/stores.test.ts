@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { EmbeddedStore, PostgresSessionStore, RedisSessionStore, SESSION_MODULE_OPTIONS } from 'nest-express-session';
 import { AppModule } from '../../sample/app.module.js';
 import { startApp } from '../support/app.js';
-import { DATABASE_URL, REDIS_URL, skipWithout } from '../support/servers.js';
+import { DATABASE_URL, REDIS_URL, skipWithout } from '../support/env.js';
 
 /** Boots the sample with only the given store variables set, and runs its login flow. */
 async function sampleWith(env: { REDIS_URL?: string; DATABASE_URL?: string }): Promise<unknown> {

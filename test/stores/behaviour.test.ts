@@ -8,8 +8,8 @@ import type { TestApp } from '../support/app.js';
 import { AuthController } from '../support/controllers.js';
 import { sidOf } from '../support/http.js';
 import type { Client } from '../support/http.js';
-import { peek, sleep } from '../support/servers.js';
-import { storeKinds } from '../support/store-kinds.js';
+import { sleep } from '../support/net.js';
+import { peek, storeKinds } from '../support/store-kinds.js';
 import type { StoreInstance } from '../support/store-kinds.js';
 
 const COOKIE = 'connect.sid';

@@ -7,7 +7,8 @@ import { EmbeddedStore, SESSION_MODULE_OPTIONS, SessionModule } from 'nest-expre
 import { startApp, TEST_SECRET } from '../support/app.js';
 import { AuthController } from '../support/controllers.js';
 import { sidOf } from '../support/http.js';
-import { peek, sleep } from '../support/servers.js';
+import { sleep } from '../support/net.js';
+import { peek } from '../support/store-kinds.js';
 
 function record(ttlMs: number | null, data: Record<string, unknown> = {}): SessionData {
   const cookie =

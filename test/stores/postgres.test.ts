@@ -8,7 +8,8 @@ import type { TestApp } from '../support/app.js';
 import { AuthController } from '../support/controllers.js';
 import { assertNoChangeLostAcrossInstances } from '../support/reliability.js';
 import { sidOf } from '../support/http.js';
-import { DATABASE_URL, eventually, skipWithout, TcpRelay, uniqueName } from '../support/servers.js';
+import { DATABASE_URL, skipWithout, uniqueName } from '../support/env.js';
+import { eventually, TcpRelay } from '../support/net.js';
 import { withPool } from '../support/store-kinds.js';
 
 function bootOn(store: PostgresSessionStore): Promise<TestApp> {

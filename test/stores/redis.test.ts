@@ -11,16 +11,10 @@ import { AuthController } from '../support/controllers.js';
 import { assertNoChangeLostAcrossInstances } from '../support/reliability.js';
 import { sidOf } from '../support/http.js';
 import type { TestResponse } from '../support/http.js';
-import {
-  eventually,
-  peek,
-  portOf,
-  REDIS_URL,
-  RedisServer,
-  redisCommands,
-  skipWithout,
-  uniqueName,
-} from '../support/servers.js';
+import { REDIS_URL, skipWithout, uniqueName } from '../support/env.js';
+import { RedisServer } from '../support/launchers.js';
+import { eventually, portOf, redisCommands } from '../support/net.js';
+import { peek } from '../support/store-kinds.js';
 
 function bootOn(
   store: RedisSessionStore,

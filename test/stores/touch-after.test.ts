@@ -5,7 +5,7 @@ import { startApp, TEST_SECRET } from '../support/app.js';
 import type { TestApp } from '../support/app.js';
 import { AuthController } from '../support/controllers.js';
 import { FaultStore } from '../support/fault-store.js';
-import { sleep } from '../support/servers.js';
+import { sleep } from '../support/net.js';
 import { storeKinds } from '../support/store-kinds.js';
 
 const REQUESTS = 5;

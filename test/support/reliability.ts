@@ -27,8 +27,6 @@ export function records(store: FaultStore): Promise<Record<string, any>[]> {
   );
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /**
  * Two apps (two instances over one store) serve one logged-in session: each round, a change of a different
  * key reaches each instance at the same moment; at the end every change of every round is in the session.

@@ -1,11 +1,11 @@
 import expressSession from 'express-session';
-import type { Store } from 'express-session';
+import type { SessionData, Store } from 'express-session';
 import connectPgSimple from 'connect-pg-simple';
 import { RedisStore } from 'connect-redis';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { EmbeddedStore, postgresStore, redisStore } from 'nest-express-session';
-import { DATABASE_URL, REDIS_URL, skipWithout, uniqueName } from './servers.js';
+import { DATABASE_URL, REDIS_URL, skipWithout, uniqueName } from './env.js';
 
 /** A store made for one test, and how to get rid of what the test left in it. */
 export interface StoreInstance {
@@ -107,4 +107,9 @@ function dropTable(tableName: string): Promise<void> {
   return withPool(async (pool) => {
     await pool.query(`DROP TABLE IF EXISTS "${tableName}"`);
   });
+}
+
+/** A store's record, read through its own `get` (what the store holds); null when there is none. */
+export function peek(store: Store, sid: string): Promise<SessionData | null> {
+  return new Promise((resolve, reject) => store.get(sid, (err, sess) => (err ? reject(err) : resolve(sess ?? null))));
 }
