@@ -8,7 +8,7 @@ import { AllowAnonymous, AuthenticatedGuard, SessionModule } from 'nest-express-
 import type { SessionModuleOptions } from 'nest-express-session';
 import { startApp, TEST_SECRET } from '../support/app.js';
 import { AuthController } from '../support/controllers.js';
-import { moduleVariants } from '../support/variants.js';
+import { moduleVariants } from '../support/module-variants.js';
 
 @Controller('open')
 @AllowAnonymous()
@@ -29,62 +29,51 @@ class AdminController {
 
 describe('AuthenticatedGuard', () => {
   for (const [name, module] of moduleVariants({ session: { secret: TEST_SECRET } })) {
-    it(`${name}: 401 before login, 200 after login, 401 after logout`, async () => {
-      const t = await startApp({ imports: [module], controllers: [AuthController] });
-      try {
-        const client = t.client();
-        const before = await client.get('/auth/me');
-        assert.equal(before.status, 401);
-        assert.equal(before.body.statusCode, 401);
-        assert.equal((await client.post('/auth/login', { userId: 'alice' })).status, 200);
-        const after = await client.get('/auth/me');
-        assert.equal(after.status, 200);
-        assert.deepEqual(after.body, { userId: 'alice' });
-        assert.equal((await client.post('/auth/logout')).status, 200);
-        assert.equal((await client.get('/auth/me')).status, 401);
-      } finally {
-        await t.close();
-      }
+    it(`${name}: 401 before login, 200 after login, 401 after logout`, async (t) => {
+      const app = await startApp(t, { imports: [module], controllers: [AuthController] });
+      const client = app.client();
+      const before = await client.get('/auth/me');
+      assert.equal(before.status, 401);
+      assert.equal(before.body.statusCode, 401);
+      assert.equal((await client.post('/auth/login', { userId: 'alice' })).status, 200);
+      const after = await client.get('/auth/me');
+      assert.equal(after.status, 200);
+      assert.deepEqual(after.body, { userId: 'alice' });
+      assert.equal((await client.post('/auth/logout')).status, 200);
+      assert.equal((await client.get('/auth/me')).status, 401);
     });
   }
 
-  it('as APP_GUARD: every route refuses anonymous requests except @AllowAnonymous() handlers and controllers', async () => {
-    const t = await startApp({
+  it('as APP_GUARD: every route refuses anonymous requests except @AllowAnonymous() handlers and controllers', async (t) => {
+    const app = await startApp(t, {
       imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET } })],
       controllers: [AuthController, OpenController, AdminController],
       providers: [{ provide: APP_GUARD, useClass: AuthenticatedGuard }],
     });
-    try {
-      const client = t.client();
-      assert.equal((await client.get('/admin')).status, 401);
-      assert.equal((await client.get('/auth/public')).status, 200, '@AllowAnonymous() on a handler');
-      assert.equal((await client.get('/open')).status, 200, '@AllowAnonymous() on a controller');
-      assert.equal((await client.post('/auth/login')).status, 401, 'login itself is guarded here');
-    } finally {
-      await t.close();
-    }
+    const client = app.client();
+    assert.equal((await client.get('/admin')).status, 401);
+    assert.equal((await client.get('/auth/public')).status, 200, '@AllowAnonymous() on a handler');
+    assert.equal((await client.get('/open')).status, 200, '@AllowAnonymous() on a controller');
+    assert.equal((await client.post('/auth/login')).status, 401, 'login itself is guarded here');
   });
 
-  it('uses the isAuthenticated option when given (here: a role in the session)', async () => {
+  it('uses the isAuthenticated option when given (here: a role in the session)', async (t) => {
     const options: SessionModuleOptions = {
       session: { secret: TEST_SECRET },
       isAuthenticated: (session) => session.role === 'admin',
     };
     for (const [name, module] of moduleVariants(options)) {
-      const t = await startApp({ imports: [module], controllers: [AuthController] });
-      try {
-        const client = t.client();
-        await client.post('/auth/login', { userId: 'bob' });
-        assert.equal((await client.get('/auth/me')).status, 401, `${name}: logged in but not admin`);
-        await client.post('/auth/set', { role: 'admin' });
-        assert.equal((await client.get('/auth/me')).status, 200, `${name}: admin`);
-      } finally {
-        await t.close();
-      }
+      const app = await startApp(t, { imports: [module], controllers: [AuthController] });
+      const client = app.client();
+      await client.post('/auth/login', { userId: 'bob' });
+      assert.equal((await client.get('/auth/me')).status, 401, `${name}: logged in but not admin`);
+      await client.post('/auth/set', { role: 'admin' });
+      assert.equal((await client.get('/auth/me')).status, 200, `${name}: admin`);
+      await app.close();
     }
   });
 
-  it('a subclass can override the protected isAuthenticated hook', async () => {
+  it('a subclass can override the protected isAuthenticated hook', async (t) => {
     @Injectable()
     class HeaderGuard extends AuthenticatedGuard {
       protected override isAuthenticated(_s: unknown, request: Request, _c: ExecutionContext): boolean {
@@ -99,17 +88,13 @@ describe('AuthenticatedGuard', () => {
         return { ok: true };
       }
     }
-    const t = await startApp({
+    const app = await startApp(t, {
       imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET } })],
       controllers: [CustomController],
       providers: [HeaderGuard],
     });
-    try {
-      const client = t.client();
-      assert.equal((await client.get('/custom')).status, 401);
-      assert.equal((await client.get('/custom', { 'x-pass': 'yes' })).status, 200);
-    } finally {
-      await t.close();
-    }
+    const client = app.client();
+    assert.equal((await client.get('/custom')).status, 401);
+    assert.equal((await client.get('/custom', { 'x-pass': 'yes' })).status, 200);
   });
 });

@@ -17,26 +17,17 @@ import {
   UseInterceptors,
   forwardRef,
 } from '@nestjs/common';
-import type { MiddlewareConsumer, NestModule, Provider } from '@nestjs/common';
+import type { MiddlewareConsumer, NestModule, Provider, Type } from '@nestjs/common';
 import { APP_GUARD, ModuleRef } from '@nestjs/core';
 import type { SessionData } from 'express-session';
 import type { Observable } from 'rxjs';
 import { Session, SessionModule, SessionService } from 'nest-express-session';
 import { startApp, TEST_SECRET } from '../support/app.js';
-import type { TestApp } from '../support/app.js';
+import type { AppSpec } from '../support/app.js';
 import { sidOf } from '../support/http.js';
 import { sleep } from '../support/net.js';
 
 const sessionModule = () => SessionModule.forRoot({ session: { secret: TEST_SECRET } });
-
-async function withApp(spec: Parameters<typeof startApp>[0], run: (t: TestApp) => Promise<void>): Promise<void> {
-  const t = await startApp(spec);
-  try {
-    await run(t);
-  } finally {
-    await t.close();
-  }
-}
 
 /** Reads the session through the service before and after awaits, and through @Session() for comparison. */
 @Controller('who')
@@ -66,43 +57,40 @@ class WhoController {
 }
 
 describe('SessionService request context', () => {
-  it('40 interleaved requests from 4 clients: each sees only its own session, across awaits', async () => {
-    await withApp({ imports: [sessionModule()], controllers: [WhoController] }, async (t) => {
-      const names = ['ann', 'bob', 'cyd', 'dee'];
-      const clients = names.map(() => t.client());
-      const ids = await Promise.all(
-        clients.map(async (client, i) => {
-          const res = await client.get(`/who/claim?client=${names[i]}`);
-          assert.equal(res.status, 200);
-          assert.equal(sidOf(client.jar.get('connect.sid')), res.body.id);
-          return res.body.id as string;
-        }),
+  it('40 interleaved requests from 4 clients: each sees only its own session, across awaits', async (t) => {
+    const app = await startApp(t, { imports: [sessionModule()], controllers: [WhoController] });
+    const names = ['ann', 'bob', 'cyd', 'dee'];
+    const clients = names.map(() => app.client());
+    const ids = await Promise.all(
+      clients.map(async (client, i) => {
+        const res = await client.get(`/who/claim?client=${names[i]}`);
+        assert.equal(res.status, 200);
+        assert.equal(sidOf(client.jar.get('connect.sid')), res.body.id);
+        return res.body.id as string;
+      }),
+    );
+    assert.equal(new Set(ids).size, 4, 'four distinct sessions');
+    // Request k goes to client k % 4 with a wait that makes later requests finish first.
+    const responses = await Promise.all(
+      Array.from({ length: 40 }, (_, k) => clients[k % 4].get(`/who?wait=${(40 - k) % 7}`).then((res) => ({ k, res }))),
+    );
+    const counters = new Map<number, number[]>();
+    for (const { k, res } of responses) {
+      const i = k % 4;
+      assert.equal(res.status, 200, `request ${k}`);
+      assert.equal(res.body.before, names[i], `request ${k} read its own session before awaiting`);
+      assert.equal(res.body.after, names[i], `request ${k} read its own session after awaiting`);
+      assert.equal(res.body.id, ids[i], `request ${k} saw its own session id`);
+      assert.equal(res.body.decoratorId, ids[i], `request ${k}: @Session() agrees`);
+      counters.set(i, [...(counters.get(i) ?? []), res.body.counter]);
+    }
+    for (const [i, seen] of counters) {
+      assert.equal(seen.length, 10, `client ${names[i]} sent 10 requests`);
+      assert.ok(
+        seen.every((n) => n >= 1 && n <= 10),
+        `client ${names[i]} counted only its own requests: ${seen.join(',')}`,
       );
-      assert.equal(new Set(ids).size, 4, 'four distinct sessions');
-      // Request k goes to client k % 4 with a wait that makes later requests finish first.
-      const responses = await Promise.all(
-        Array.from({ length: 40 }, (_, k) =>
-          clients[k % 4].get(`/who?wait=${(40 - k) % 7}`).then((res) => ({ k, res })),
-        ),
-      );
-      const counters = new Map<number, number[]>();
-      for (const { k, res } of responses) {
-        const i = k % 4;
-        assert.equal(res.status, 200, `request ${k}`);
-        assert.equal(res.body.before, names[i], `request ${k} read its own session before awaiting`);
-        assert.equal(res.body.after, names[i], `request ${k} read its own session after awaiting`);
-        assert.equal(res.body.id, ids[i], `request ${k} saw its own session id`);
-        assert.equal(res.body.decoratorId, ids[i], `request ${k}: @Session() agrees`);
-        counters.set(i, [...(counters.get(i) ?? []), res.body.counter]);
-      }
-      for (const [i, seen] of counters) {
-        assert.equal(seen.length, 10, `client ${names[i]} sent 10 requests`);
-        assert.ok(
-          seen.every((n) => n >= 1 && n <= 10),
-          `client ${names[i]} counted only its own requests: ${seen.join(',')}`,
-        );
-      }
-    });
+    }
   });
 
   describe('is opened when something in the app injects SessionService', () => {
@@ -261,7 +249,7 @@ describe('SessionService request context', () => {
       }
     }
 
-    const cases: [string, Parameters<typeof startApp>[0]][] = [
+    const cases: [string, AppSpec | Type<unknown>][] = [
       ['a controller constructor', { imports: [sessionModule()], controllers: [ViaController] }],
       [
         'a provider constructor',
@@ -306,15 +294,14 @@ describe('SessionService request context', () => {
     ];
 
     for (const [name, spec] of cases) {
-      it(`${name}: counts 1 then 2 through the service`, async () => {
-        await withApp(spec, async (t) => {
-          const client = t.client();
-          const first = await client.get('/count');
-          assert.equal(first.status, 200, JSON.stringify(first.body));
-          assert.deepEqual(first.body, { views: 1 });
-          const second = await client.get('/count');
-          assert.deepEqual(second.body, { views: 2 });
-        });
+      it(`${name}: counts 1 then 2 through the service`, async (t) => {
+        const app = await startApp(t, spec);
+        const client = app.client();
+        const first = await client.get('/count');
+        assert.equal(first.status, 200, JSON.stringify(first.body));
+        assert.deepEqual(first.body, { views: 1 });
+        const second = await client.get('/count');
+        assert.deepEqual(second.body, { views: 2 });
       });
     }
   });
@@ -341,23 +328,21 @@ describe('SessionService request context', () => {
       }
     }
 
-    it('@Session() works, and a service reached through ModuleRef says how to inject it', async () => {
-      await withApp({ imports: [sessionModule()], controllers: [LookupController] }, async (t) => {
-        const client = t.client();
-        assert.deepEqual((await client.get('/decorator')).body, { views: 1 });
-        assert.deepEqual((await client.get('/decorator')).body, { views: 2 });
-        const res = await client.get('/lookup');
-        assert.equal(res.status, 200);
-        assert.match(res.body.error, /SessionService was reached without a request context/);
-        assert.match(res.body.error, /constructor or @Inject\(\) property dependency/);
-      });
+    it('@Session() works, and a service reached through ModuleRef says how to inject it', async (t) => {
+      const app = await startApp(t, { imports: [sessionModule()], controllers: [LookupController] });
+      const client = app.client();
+      assert.deepEqual((await client.get('/decorator')).body, { views: 1 });
+      assert.deepEqual((await client.get('/decorator')).body, { views: 2 });
+      const res = await client.get('/lookup');
+      assert.equal(res.status, 200);
+      assert.match(res.body.error, /SessionService was reached without a request context/);
+      assert.match(res.body.error, /constructor or @Inject\(\) property dependency/);
     });
   });
 
-  it('outside a request the service says so, even where the context is open', async () => {
-    await withApp({ imports: [sessionModule()], controllers: [WhoController] }, async (t) => {
-      const sessions = t.app.get(SessionService);
-      assert.throws(() => sessions.id, /outside an HTTP request/);
-    });
+  it('outside a request the service says so, even where the context is open', async (t) => {
+    const app = await startApp(t, { imports: [sessionModule()], controllers: [WhoController] });
+    const sessions = app.nest.get(SessionService);
+    assert.throws(() => sessions.id, /outside an HTTP request/);
   });
 });

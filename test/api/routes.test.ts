@@ -27,42 +27,34 @@ class HealthController {
 }
 
 describe('where the session is mounted', () => {
-  it('by default: `/`, a nested path and a route added by another controller all have a session', async () => {
-    const t = await startApp({
+  it('by default: `/`, a nested path and a route added by another controller all have a session', async (t) => {
+    const app = await startApp(t, {
       imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET } })],
       controllers: [CounterController],
     });
-    try {
-      const client = t.client();
-      for (const path of ['/', '/nested/deep/path', '/other']) {
-        const res = await client.get(path);
-        assert.equal(res.status, 200, path);
-      }
-      const res = await client.get('/');
-      assert.deepEqual(res.body, { views: 4 }, 'the three paths shared one session');
-    } finally {
-      await t.close();
+    const client = app.client();
+    for (const path of ['/', '/nested/deep/path', '/other']) {
+      const res = await client.get(path);
+      assert.equal(res.status, 200, path);
     }
+    const res = await client.get('/');
+    assert.deepEqual(res.body, { views: 4 }, 'the three paths shared one session');
   });
 
-  it('by default, under a global prefix: the prefix root and nested paths have a session', async () => {
-    const t = await startApp({
+  it('by default, under a global prefix: the prefix root and nested paths have a session', async (t) => {
+    const app = await startApp(t, {
       imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET } })],
       controllers: [CounterController],
       globalPrefix: 'api',
     });
-    try {
-      const client = t.client();
-      assert.deepEqual((await client.get('/api')).body, { views: 1 });
-      assert.deepEqual((await client.get('/api/nested/deep/path')).body, { views: 2 });
-      assert.deepEqual((await client.get('/api/')).body, { views: 3 });
-    } finally {
-      await t.close();
-    }
+    const client = app.client();
+    assert.deepEqual((await client.get('/api')).body, { views: 1 });
+    assert.deepEqual((await client.get('/api/nested/deep/path')).body, { views: 2 });
+    assert.deepEqual((await client.get('/api/')).body, { views: 3 });
   });
 
-  it('exclude: the excluded route gets no session (@Session() is undefined, the service says why), others do', async () => {
-    const t = await startApp({
+  it('exclude: the excluded route gets no session (@Session() is undefined, the service says why), others do', async (t) => {
+    const app = await startApp(t, {
       imports: [
         SessionModule.forRoot({
           session: { secret: TEST_SECRET },
@@ -71,23 +63,19 @@ describe('where the session is mounted', () => {
       ],
       controllers: [CounterController, HealthController],
     });
-    try {
-      const client = t.client();
-      assert.deepEqual((await client.get('/')).body, { views: 1 });
-      const other = await client.get('/other');
-      assert.equal(other.status, 200);
-      assert.deepEqual(other.body, { views: null });
-      assert.equal(other.setCookies.length, 0);
-      const service = await client.get('/health/service');
-      assert.match(service.body.error, /has no session/);
-      assert.deepEqual((await client.get('/nested/deep/path')).body, { views: 2 });
-    } finally {
-      await t.close();
-    }
+    const client = app.client();
+    assert.deepEqual((await client.get('/')).body, { views: 1 });
+    const other = await client.get('/other');
+    assert.equal(other.status, 200);
+    assert.deepEqual(other.body, { views: null });
+    assert.equal(other.setCookies.length, 0);
+    const service = await client.get('/health/service');
+    assert.match(service.body.error, /has no session/);
+    assert.deepEqual((await client.get('/nested/deep/path')).body, { views: 2 });
   });
 
-  it('forRoutes: only the listed routes (by path and by controller) get a session', async () => {
-    const t = await startApp({
+  it('forRoutes: only the listed routes (by path and by controller) get a session', async (t) => {
+    const app = await startApp(t, {
       imports: [
         SessionModule.forRoot({
           session: { secret: TEST_SECRET },
@@ -96,15 +84,11 @@ describe('where the session is mounted', () => {
       ],
       controllers: [CounterController, HealthController],
     });
-    try {
-      const client = t.client();
-      assert.deepEqual((await client.get('/other')).body, { views: null }, 'not listed: no session');
-      assert.deepEqual((await client.get('/nested/deep/path')).body, { views: 1 });
-      assert.deepEqual((await client.get('/nested/deep/path')).body, { views: 2 });
-      const service = await client.get('/health/service');
-      assert.equal(service.body.error, 'none', 'the controller given to forRoutes has a session');
-    } finally {
-      await t.close();
-    }
+    const client = app.client();
+    assert.deepEqual((await client.get('/other')).body, { views: null }, 'not listed: no session');
+    assert.deepEqual((await client.get('/nested/deep/path')).body, { views: 1 });
+    assert.deepEqual((await client.get('/nested/deep/path')).body, { views: 2 });
+    const service = await client.get('/health/service');
+    assert.equal(service.body.error, 'none', 'the controller given to forRoutes has a session');
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { UseGuards } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ApolloDriver } from '@nestjs/apollo';
@@ -17,11 +17,11 @@ import {
   STORE_UNAVAILABLE_MESSAGE,
 } from 'nest-express-session';
 import type { TestApp } from '../support/app.js';
-import { TEST_SECRET } from '../support/app.js';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import { defer, suiteCleanup } from '../support/cleanup.js';
 import { FaultStore } from '../support/fault-store.js';
 import type { Client, TestResponse } from '../support/http.js';
 import { setCookieFor, sidOf } from '../support/http.js';
-import { startIntegrationApp } from '../support/integrations.js';
 
 const runs = { count: 0 };
 
@@ -80,21 +80,19 @@ function gql(client: Client, query: string, variables?: Record<string, unknown>)
 }
 
 describe('GraphQL (Apollo driver on Express, code first)', () => {
+  const suite = suiteCleanup();
   const store = new FaultStore(new EmbeddedStore());
-  let t: TestApp;
+  defer(suite, () => (store.inner as EmbeddedStore).close());
+  let app: TestApp;
   before(async () => {
-    t = await startIntegrationApp({
+    app = await startApp(suite, {
       imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store } }), graphqlModule()],
       providers: [SessionResolver],
     });
   });
-  after(async () => {
-    await t.close();
-    (store.inner as EmbeddedStore).close();
-  });
 
   it('@Session() in a query: the counter goes 1, 2 with the cookie it set', async () => {
-    const client = t.client();
+    const client = app.client();
     const first = await gql(client, '{ visit }');
     assert.equal(first.status, 200);
     assert.deepEqual(first.body, { data: { visit: 1 } });
@@ -104,7 +102,7 @@ describe('GraphQL (Apollo driver on Express, code first)', () => {
   });
 
   it('login mutation (SessionService.logIn): a new id, then @Session("userId") and the guarded query see the user', async () => {
-    const client = t.client();
+    const client = app.client();
     await gql(client, '{ visit }');
     const anonymousId = sidOf(client.jar.get('connect.sid'));
     const login = await gql(client, 'mutation($u: String!) { login(userId: $u) }', { u: 'alice' });
@@ -118,7 +116,7 @@ describe('GraphQL (Apollo driver on Express, code first)', () => {
   });
 
   it('AuthenticatedGuard refuses an anonymous query with an UNAUTHENTICATED error and the resolver does not run', async () => {
-    const client = t.client();
+    const client = app.client();
     runs.count = 0;
     const res = await gql(client, '{ secret }');
     assert.equal(res.status, 200);
@@ -131,7 +129,7 @@ describe('GraphQL (Apollo driver on Express, code first)', () => {
   });
 
   it('logout mutation (SessionService.logOut): the cookie is expired, the record removed, the old cookie is anonymous', async () => {
-    const client = t.client();
+    const client = app.client();
     const login = await gql(client, 'mutation { login(userId: "bob") }');
     const id = login.body.data.login;
     const oldCookie = client.cookieHeader();
@@ -141,12 +139,12 @@ describe('GraphQL (Apollo driver on Express, code first)', () => {
     assert.ok(cleared, 'the logout response clears the cookie');
     assert.match(cleared, /Expires=Thu, 01 Jan 1970/);
     assert.equal(await store.peek(id), null);
-    const replay = await t.client().post('/graphql', { query: '{ secret }' }, { cookie: oldCookie });
+    const replay = await app.client().post('/graphql', { query: '{ secret }' }, { cookie: oldCookie });
     assert.equal(replay.body.errors[0].extensions.code, 'UNAUTHENTICATED');
   });
 
   it('a store that fails to load the session answers the HTTP request with the 503; no resolver runs', async () => {
-    const client = t.client();
+    const client = app.client();
     await gql(client, 'mutation { login(userId: "carol") }');
     runs.count = 0;
     store.next('get', { kind: 'reject' });
@@ -160,17 +158,17 @@ describe('GraphQL (Apollo driver on Express, code first)', () => {
 });
 
 describe('GraphQL with the session middleware mounted through forRoutes/exclude', () => {
-  let t: TestApp;
+  const suite = suiteCleanup();
+  let app: TestApp;
   before(async () => {
-    t = await startIntegrationApp({
+    app = await startApp(suite, {
       imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET }, exclude: ['health'] }), graphqlModule()],
       providers: [SessionResolver],
     });
   });
-  after(() => t.close());
 
   it('/graphql gets the session: login mutation, guarded query, logout mutation', async () => {
-    const client = t.client();
+    const client = app.client();
     await gql(client, 'mutation { login(userId: "erin") }');
     assert.deepEqual((await gql(client, '{ secret }')).body, { data: { secret: 'secret of erin' } });
     assert.deepEqual((await gql(client, 'mutation { logout }')).body, { data: { logout: true } });
@@ -179,17 +177,17 @@ describe('GraphQL with the session middleware mounted through forRoutes/exclude'
 });
 
 describe('GraphQL with AuthenticatedGuard as APP_GUARD', () => {
-  let t: TestApp;
+  const suite = suiteCleanup();
+  let app: TestApp;
   before(async () => {
-    t = await startIntegrationApp({
+    app = await startApp(suite, {
       imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET } }), graphqlModule()],
       providers: [SessionResolver, { provide: APP_GUARD, useClass: AuthenticatedGuard }],
     });
   });
-  after(() => t.close());
 
   it('every resolver is guarded except the @AllowAnonymous() login mutation', async () => {
-    const client = t.client();
+    const client = app.client();
     const refused = await gql(client, '{ whoami }');
     assert.equal(refused.body.errors[0].extensions.code, 'UNAUTHENTICATED');
     const login = await gql(client, 'mutation { login(userId: "dana") }');

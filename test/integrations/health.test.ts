@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import type { HealthCheckResult } from '@nestjs/terminus';
@@ -7,10 +7,10 @@ import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { EmbeddedStore, SessionHealthIndicator, SessionModule } from 'nest-express-session';
 import type { TestApp } from '../support/app.js';
-import { TEST_SECRET } from '../support/app.js';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import { defer, suiteCleanup } from '../support/cleanup.js';
 import { AuthController } from '../support/controllers.js';
 import { FaultStore } from '../support/fault-store.js';
-import { startIntegrationApp } from '../support/integrations.js';
 import { skipWithout } from '../support/env.js';
 import { RedisServer } from '../support/launchers.js';
 import { sleep } from '../support/net.js';
@@ -33,20 +33,22 @@ describe(
   'SessionHealthIndicator with @nestjs/terminus and a real Redis (connect-redis 9)',
   { skip: skipWithout('REDIS_SERVER_BIN') },
   () => {
+    const suite = suiteCleanup();
     let redis: RedisServer;
     let client: ReturnType<typeof createClient>;
-    let t: TestApp;
+    let app: TestApp;
 
     before(async () => {
-      redis = await RedisServer.create();
-      await redis.start();
+      redis = await RedisServer.start();
+      defer(suite, () => redis.dispose());
       client = createClient({
         url: redis.url,
         socket: { reconnectStrategy: (retries) => Math.min(50 * (retries + 1), 200) },
       });
       client.on('error', () => undefined);
       await client.connect();
-      t = await startIntegrationApp({
+      defer(suite, () => client.destroy());
+      app = await startApp(suite, {
         imports: [
           SessionModule.forRoot({
             session: { secret: TEST_SECRET, store: new RedisStore({ client, prefix: 'health-test:' }) },
@@ -59,14 +61,8 @@ describe(
       });
     });
 
-    after(async () => {
-      await t?.close();
-      client?.destroy();
-      await redis?.dispose();
-    });
-
     it('reports the store up while Redis runs, and the probe writes nothing', async () => {
-      const http = t.client();
+      const http = app.client();
       const res = await http.get('/health');
       assert.equal(res.status, 200);
       assert.deepEqual(res.body, {
@@ -79,7 +75,7 @@ describe(
     });
 
     it('reports the store down (503) once Redis is stopped, and the health route still answers', async () => {
-      const user = t.client();
+      const user = app.client();
       assert.equal((await user.post('/auth/login', { userId: 'alice' })).status, 200);
       await redis.stop();
       const res = await user.get('/health');
@@ -96,12 +92,12 @@ describe(
       let status = 0;
       for (let attempt = 0; attempt < 100 && status !== 200; attempt++) {
         if (attempt > 0) await sleep(100);
-        status = (await t.client().get('/health')).status;
+        status = (await app.client().get('/health')).status;
       }
       assert.equal(status, 200, 'the indicator is up after the restart');
-      const res = await t.client().get('/health');
+      const res = await app.client().get('/health');
       assert.deepEqual(res.body.info, { session: { status: 'up' } });
-      const user = t.client();
+      const user = app.client();
       await user.post('/auth/login', { userId: 'bob' });
       assert.deepEqual((await user.get('/auth/me')).body, { userId: 'bob' });
     });
@@ -109,19 +105,17 @@ describe(
 );
 
 describe('SessionHealthIndicator with faults', () => {
+  const suite = suiteCleanup();
   const store = new FaultStore(new EmbeddedStore());
-  let t: TestApp;
+  defer(suite, () => (store.inner as EmbeddedStore).close());
+  let app: TestApp;
   let indicator: SessionHealthIndicator;
   before(async () => {
-    t = await startIntegrationApp({
+    app = await startApp(suite, {
       imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store } }), TerminusModule],
       controllers: [HealthController],
     });
-    indicator = t.app.get(SessionHealthIndicator);
-  });
-  after(async () => {
-    await t.close();
-    (store.inner as EmbeddedStore).close();
+    indicator = app.nest.get(SessionHealthIndicator);
   });
 
   it('a store that fails a read is down, with the error in the message; the next check is up', async () => {
@@ -141,12 +135,12 @@ describe('SessionHealthIndicator with faults', () => {
 
   it("a store that emitted 'disconnect' is down until it emits 'connect'", async () => {
     store.emit('disconnect');
-    const down = await t.client().get('/health');
+    const down = await app.client().get('/health');
     assert.equal(down.status, 503);
     assert.deepEqual(down.body.error, {
       session: { status: 'down', message: 'The session store reported a disconnect.' },
     });
     store.emit('connect');
-    assert.equal((await t.client().get('/health')).status, 200);
+    assert.equal((await app.client().get('/health')).status, 200);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import {
   Controller,
   Get,
@@ -28,10 +28,10 @@ import {
 } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
 import type { TestApp } from '../support/app.js';
-import { TEST_SECRET } from '../support/app.js';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import { defer, suiteCleanup } from '../support/cleanup.js';
 import { FaultStore } from '../support/fault-store.js';
 import { setCookieFor, sidOf } from '../support/http.js';
-import { startIntegrationApp } from '../support/integrations.js';
 
 interface User {
   id: number;
@@ -134,20 +134,18 @@ const variants: [string, Partial<SessionModuleOptions>][] = [
 
 for (const [variant, extra] of variants) {
   describe(`Passport (local strategy, session: true) — ${variant}`, () => {
+    const suite = suiteCleanup();
     const store = new FaultStore(new EmbeddedStore());
-    let t: TestApp;
+    defer(suite, () => (store.inner as EmbeddedStore).close());
+    let app: TestApp;
     before(async () => {
-      t = await startIntegrationApp({
+      app = await startApp(suite, {
         imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store }, ...extra }), AuthModule],
       });
     });
-    after(async () => {
-      await t.close();
-      (store.inner as EmbeddedStore).close();
-    });
 
     it('a login through Passport persists across requests; AuthenticatedGuard honours req.isAuthenticated()', async () => {
-      const client = t.client();
+      const client = app.client();
       const login = await client.post('/login', { username: 'alice', password: 'wonderland' });
       assert.equal(login.status, 200);
       assert.deepEqual(login.body.user, { id: 1, username: 'alice' });
@@ -163,7 +161,7 @@ for (const [variant, extra] of variants) {
     });
 
     it("Passport's regeneration on login works: a new id, the anonymous id gone from the store, its data dropped", async () => {
-      const client = t.client();
+      const client = app.client();
       await client.get('/visit');
       const anonymousId = sidOf(client.jar.get('connect.sid'));
       assert.ok(anonymousId);
@@ -174,16 +172,16 @@ for (const [variant, extra] of variants) {
       assert.notEqual(login.body.id, anonymousId);
       assert.equal(sidOf(client.jar.get('connect.sid')), login.body.id);
       assert.equal(await store.peek(anonymousId), null, 'the pre-login id cannot be used any more');
-      const replay = await t.client().get('/visit', { cookie: anonymousCookie });
+      const replay = await app.client().get('/visit', { cookie: anonymousCookie });
       assert.deepEqual(replay.body, { views: 1 }, 'the pre-login cookie starts over');
       assert.notEqual(sidOf(replay.setCookies[0]?.split(';')[0].split('=')[1]), anonymousId);
-      assert.equal((await t.client().get('/profile', { cookie: anonymousCookie })).status, 401);
+      assert.equal((await app.client().get('/profile', { cookie: anonymousCookie })).status, 401);
       const stored = (await store.peek(login.body.id)) as Record<string, unknown> | null;
       assert.equal(stored?.views, undefined, 'anonymous data is not carried into the logged-in session');
     });
 
     it('wrong credentials: 401, nothing authenticated', async () => {
-      const client = t.client();
+      const client = app.client();
       const login = await client.post('/login', { username: 'alice', password: 'nope' });
       assert.equal(login.status, 401);
       assert.equal(setCookieFor(login, 'connect.sid'), undefined);
@@ -191,7 +189,7 @@ for (const [variant, extra] of variants) {
     });
 
     it("Passport's req.logout(): the logged-in id is removed from the store and the old cookie is refused", async () => {
-      const client = t.client();
+      const client = app.client();
       const login = await client.post('/login', { username: 'alice', password: 'wonderland' });
       const cookie = client.cookieHeader();
       const logout = await client.post('/logout');
@@ -201,23 +199,23 @@ for (const [variant, extra] of variants) {
       assert.ok(fresh && fresh !== login.body.id, 'Passport regenerated the session: a new cookie for a new id');
       const keys = Object.keys((await store.peek(fresh)) ?? {}).filter((k) => k !== '__session'); // the module's timestamps
       assert.deepEqual(keys, ['cookie'], 'the new session is empty');
-      assert.equal((await t.client().get('/profile', { cookie })).status, 401);
+      assert.equal((await app.client().get('/profile', { cookie })).status, 401);
       assert.equal((await client.get('/profile')).status, 401);
     });
 
     it('SessionService.logOut() logs a Passport user out too: record removed and cookie expired', async () => {
-      const client = t.client();
+      const client = app.client();
       const login = await client.post('/login', { username: 'bob', password: 'builder' });
       const cookie = client.cookieHeader();
       const logout = await client.post('/logout-all');
       assert.equal(logout.status, 200);
       assert.match(setCookieFor(logout, 'connect.sid') ?? '', /Expires=Thu, 01 Jan 1970/);
       assert.equal(await store.peek(login.body.id), null);
-      assert.equal((await t.client().get('/profile', { cookie })).status, 401);
+      assert.equal((await app.client().get('/profile', { cookie })).status, 401);
     });
 
     it('a store failure is the 503 of the module, not a 500 from passport.session()', async () => {
-      const client = t.client();
+      const client = app.client();
       await client.post('/login', { username: 'alice', password: 'wonderland' });
       store.next('get', { kind: 'reject' });
       const res = await client.get('/profile');

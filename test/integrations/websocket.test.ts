@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { UseGuards } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
@@ -15,11 +15,13 @@ import {
 import type { RequestSession } from 'nest-express-session';
 import { SessionIoAdapter } from 'nest-express-session/socket.io';
 import type { TestApp } from '../support/app.js';
-import { TEST_SECRET } from '../support/app.js';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import { defer, suiteCleanup } from '../support/cleanup.js';
+import type { Cleanup } from '../support/cleanup.js';
 import { AuthController } from '../support/controllers.js';
 import { FaultStore } from '../support/fault-store.js';
 import { sidOf } from '../support/http.js';
-import { ask, connectSocket, startIntegrationApp } from '../support/integrations.js';
+import { ask, connectSocket } from '../support/sockets.js';
 
 @WebSocketGateway()
 class SessionGateway {
@@ -53,12 +55,14 @@ class SessionGateway {
   }
 }
 
+/** Boots the gateway and the auth controller over this store (closed when `t` ends). */
 function start(
+  t: Cleanup,
   store: EmbeddedStore | FaultStore,
   adapter: 'session' | 'plain' = 'session',
   logs?: string[],
 ): Promise<TestApp> {
-  return startIntegrationApp({
+  return startApp(t, {
     imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store } })],
     controllers: [AuthController],
     providers: [SessionGateway],
@@ -70,22 +74,20 @@ function start(
 }
 
 describe('WebSockets (socket.io gateway with SessionIoAdapter)', () => {
+  const suite = suiteCleanup();
   const store = new FaultStore(new EmbeddedStore());
-  let t: TestApp;
+  defer(suite, () => (store.inner as EmbeddedStore).close?.());
+  let app: TestApp;
   before(async () => {
-    t = await start(store);
-  });
-  after(async () => {
-    await t.close();
-    await (store.inner as EmbeddedStore).close?.();
+    app = await start(suite, store);
   });
 
   for (const transports of [['polling', 'websocket'], ['websocket']] as const) {
     it(`a login over HTTP is seen by a socket opened with the same cookie (${transports.join(' then ')})`, async () => {
-      const http = t.client();
+      const http = app.client();
       const login = await http.post('/auth/login', { userId: 'alice' });
       assert.equal(login.status, 200);
-      const socket = await connectSocket(t.url, { cookie: http.cookieHeader(), transports: [...transports] });
+      const socket = await connectSocket(app.url, { cookie: http.cookieHeader(), transports: [...transports] });
       try {
         assert.deepEqual(await ask(socket, 'whoami'), { ack: { userId: 'alice' } });
         assert.deepEqual(await ask(socket, 'secret'), { ack: { secret: 42, userId: 'alice' } });
@@ -96,7 +98,7 @@ describe('WebSockets (socket.io gateway with SessionIoAdapter)', () => {
   }
 
   it('a socket without a session cookie is anonymous and AuthenticatedGuard refuses it with a WsException', async () => {
-    const socket = await connectSocket(t.url);
+    const socket = await connectSocket(app.url);
     try {
       assert.deepEqual(await ask(socket, 'whoami'), { ack: { userId: null } });
       const refused = await ask(socket, 'secret');
@@ -109,9 +111,9 @@ describe('WebSockets (socket.io gateway with SessionIoAdapter)', () => {
   });
 
   it('a logout over HTTP reaches a socket that is already open: the next guarded message is refused', async () => {
-    const http = t.client();
+    const http = app.client();
     await http.post('/auth/login', { userId: 'bob' });
-    const socket = await connectSocket(t.url, { cookie: http.cookieHeader() });
+    const socket = await connectSocket(app.url, { cookie: http.cookieHeader() });
     try {
       assert.deepEqual(await ask(socket, 'secret'), { ack: { secret: 42, userId: 'bob' } });
       assert.equal((await http.post('/auth/logout')).status, 200);
@@ -125,9 +127,9 @@ describe('WebSockets (socket.io gateway with SessionIoAdapter)', () => {
   });
 
   it('a change saved in a gateway is in the store and seen over HTTP with the same cookie', async () => {
-    const http = t.client();
+    const http = app.client();
     const login = await http.post('/auth/login', { userId: 'carol' });
-    const socket = await connectSocket(t.url, { cookie: http.cookieHeader() });
+    const socket = await connectSocket(app.url, { cookie: http.cookieHeader() });
     try {
       assert.deepEqual(await ask(socket, 'count'), { ack: { views: 1, id: login.body.id } });
       assert.deepEqual(await ask(socket, 'count'), { ack: { views: 2, id: login.body.id } });
@@ -142,9 +144,9 @@ describe('WebSockets (socket.io gateway with SessionIoAdapter)', () => {
   });
 
   it('SessionService is not reachable from a gateway: the handshake request does not leak into the socket', async () => {
-    const http = t.client();
+    const http = app.client();
     await http.post('/auth/login', { userId: 'dave' });
-    const socket = await connectSocket(t.url, { cookie: http.cookieHeader(), transports: ['websocket'] });
+    const socket = await connectSocket(app.url, { cookie: http.cookieHeader(), transports: ['websocket'] });
     try {
       const answer = await ask(socket, 'service');
       assert.ok('ack' in answer);
@@ -155,17 +157,17 @@ describe('WebSockets (socket.io gateway with SessionIoAdapter)', () => {
   });
 
   it('a handshake whose session cannot be loaded is refused with the 503 message; the next one connects', async () => {
-    const http = t.client();
+    const http = app.client();
     const login = await http.post('/auth/login', { userId: 'erin' });
     const before = store.calls.get;
     store.next('get', { kind: 'reject' });
-    await assert.rejects(connectSocket(t.url, { cookie: http.cookieHeader() }), (err: Error & { data?: unknown }) => {
+    await assert.rejects(connectSocket(app.url, { cookie: http.cookieHeader() }), (err: Error & { data?: unknown }) => {
       assert.equal(err.message, STORE_UNAVAILABLE_MESSAGE);
       assert.deepEqual(err.data, { status: 503 });
       return true;
     });
     assert.equal(store.calls.get, before + 1, 'the handshake read the session once');
-    const socket = await connectSocket(t.url, { cookie: http.cookieHeader() });
+    const socket = await connectSocket(app.url, { cookie: http.cookieHeader() });
     try {
       assert.deepEqual(await ask(socket, 'whoami'), { ack: { userId: 'erin' } });
       assert.equal(sidOf(http.jar.get('connect.sid')), login.body.id);
@@ -175,9 +177,9 @@ describe('WebSockets (socket.io gateway with SessionIoAdapter)', () => {
   });
 
   it('a store failure while the guard rereads the session is refused with the 503 message, not a 401', async () => {
-    const http = t.client();
+    const http = app.client();
     await http.post('/auth/login', { userId: 'frank' });
-    const socket = await connectSocket(t.url, { cookie: http.cookieHeader() });
+    const socket = await connectSocket(app.url, { cookie: http.cookieHeader() });
     try {
       store.next('get', { kind: 'reject' });
       const refused = await ask(socket, 'secret');
@@ -194,10 +196,10 @@ describe('WebSockets (socket.io gateway with SessionIoAdapter)', () => {
   });
 
   it('engine.io long-polls after the handshake do not read the session again', async () => {
-    const http = t.client();
+    const http = app.client();
     await http.post('/auth/login', { userId: 'gina' });
     store.resetCounts();
-    const socket = await connectSocket(t.url, { cookie: http.cookieHeader(), transports: ['polling'] });
+    const socket = await connectSocket(app.url, { cookie: http.cookieHeader(), transports: ['polling'] });
     try {
       for (let i = 0; i < 3; i++) assert.deepEqual(await ask(socket, 'whoami'), { ack: { userId: 'gina' } });
       assert.equal(store.calls.get, 1, 'one store read, on the handshake');
@@ -208,25 +210,21 @@ describe('WebSockets (socket.io gateway with SessionIoAdapter)', () => {
 });
 
 describe('WebSockets without SessionIoAdapter', () => {
-  it('@Session() in a gateway fails with an error that names the adapter, not a silent undefined', async () => {
+  it('@Session() in a gateway fails with an error that names the adapter, not a silent undefined', async (t) => {
     const logs: string[] = [];
     const store = new EmbeddedStore();
-    const t = await start(store, 'plain', logs);
+    defer(t, () => store.close());
+    const app = await start(t, store, 'plain', logs);
+    const socket = await connectSocket(app.url);
     try {
-      const socket = await connectSocket(t.url);
-      try {
-        const answer = await ask(socket, 'whoami');
-        assert.ok('exception' in answer, 'no answer with an undefined session');
-        assert.ok(
-          logs.some((line) => line.includes('new SessionIoAdapter(app)')),
-          `the log names the fix; got:\n${logs.join('\n')}`,
-        );
-      } finally {
-        socket.close();
-      }
+      const answer = await ask(socket, 'whoami');
+      assert.ok('exception' in answer, 'no answer with an undefined session');
+      assert.ok(
+        logs.some((line) => line.includes('new SessionIoAdapter(app)')),
+        `the log names the fix; got:\n${logs.join('\n')}`,
+      );
     } finally {
-      await t.close();
-      store.close();
+      socket.close();
     }
   });
 });

@@ -13,7 +13,7 @@ import {
   VARIANTS,
 } from '../support/consumer-apps.js';
 import { Client, setCookieFor } from '../support/http.js';
-import { CommandTimeout, run, startApp, stopAll, stopApp } from '../support/processes.js';
+import { CommandTimeout, run, startConsumerApp, stopAll } from '../support/processes.js';
 
 /*
  * The published package as users get it: `npm pack` of this repository, installed with npm into two
@@ -159,59 +159,55 @@ describe(
           }
         });
 
-        it(`loads the ${variant.build} build and runs a login round trip over HTTP`, async () => {
-          const app = await startApp(cwd());
-          try {
-            for (const [entry, file] of Object.entries(ENTRY_POINTS)) {
-              const found = app.resolved[entry] ?? '';
-              const path = found.startsWith('file:') ? fileURLToPath(found) : found;
-              const expected = join(cwd(), 'node_modules', 'nest-express-session', 'dist', variant.build, file);
-              assert.equal(path, expected, `${entry} resolves to the ${variant.build} build`);
-              assert.ok((await stat(path)).isFile(), `${path} is published`);
-            }
-            const client = new Client(app.url);
-
-            const anonymous = await client.get('/me');
-            assert.equal(anonymous.status, 401, 'the guard refuses an anonymous request');
-            if (!variant.esm) assert.equal((await client.get('/me-esm')).status, 401);
-
-            // The module's isAuthenticated option decides, in the guards of both builds.
-            const unverified = new Client(app.url);
-            assert.equal((await unverified.post('/login', { userId: 'mallory', verified: false })).status, 200);
-            assert.equal((await unverified.get('/me')).status, 401, 'the isAuthenticated option is applied');
-            if (!variant.esm)
-              assert.equal((await unverified.get('/me-esm')).status, 401, 'the ESM build sees the option');
-
-            const login = await client.post('/login', { userId: 'alice', verified: true });
-            assert.equal(login.status, 200, login.text);
-            const loginCookie = setCookieFor(login, 'connect.sid');
-            assert.ok(loginCookie, 'login sets the session cookie');
-            assert.match(loginCookie, /HttpOnly/i);
-            assert.match(loginCookie, /SameSite=Lax/i);
-            const cookie = `connect.sid=${client.jar.get('connect.sid')}`;
-
-            const me = await client.get('/me', { cookie });
-            assert.equal(me.status, 200, me.text);
-            assert.equal(me.body.userId, 'alice', '@Session("userId") gives the logged-in user');
-            assert.equal(me.body.sessionId, login.body.id, '@Session() is the session logIn created');
-            if (!variant.esm) {
-              const other = await client.get('/me-esm', { cookie });
-              assert.equal(other.status, 200, other.text);
-              assert.equal(other.body.userId, 'alice', "the ESM build's guard and @Session() see the same session");
-            }
-
-            const logout = await client.post('/logout', undefined, { cookie });
-            assert.equal(logout.status, 200, logout.text);
-            const cleared = setCookieFor(logout, 'connect.sid');
-            assert.ok(cleared, 'logout sends the session cookie again');
-            assert.match(cleared, /Expires=Thu, 01 Jan 1970/i, 'logout expires the cookie');
-
-            const loggedOut = await client.get('/me', { cookie });
-            assert.equal(loggedOut.status, 401, 'the cookie of the logged-out session no longer authenticates');
-            if (!variant.esm) assert.equal((await client.get('/me-esm', { cookie })).status, 401);
-          } finally {
-            await stopApp(app.child);
+        it(`loads the ${variant.build} build and runs a login round trip over HTTP`, async (t) => {
+          const app = await startConsumerApp(t, cwd());
+          for (const [entry, file] of Object.entries(ENTRY_POINTS)) {
+            const found = app.resolved[entry] ?? '';
+            const path = found.startsWith('file:') ? fileURLToPath(found) : found;
+            const expected = join(cwd(), 'node_modules', 'nest-express-session', 'dist', variant.build, file);
+            assert.equal(path, expected, `${entry} resolves to the ${variant.build} build`);
+            assert.ok((await stat(path)).isFile(), `${path} is published`);
           }
+          const client = new Client(app.url);
+
+          const anonymous = await client.get('/me');
+          assert.equal(anonymous.status, 401, 'the guard refuses an anonymous request');
+          if (!variant.esm) assert.equal((await client.get('/me-esm')).status, 401);
+
+          // The module's isAuthenticated option decides, in the guards of both builds.
+          const unverified = new Client(app.url);
+          assert.equal((await unverified.post('/login', { userId: 'mallory', verified: false })).status, 200);
+          assert.equal((await unverified.get('/me')).status, 401, 'the isAuthenticated option is applied');
+          if (!variant.esm)
+            assert.equal((await unverified.get('/me-esm')).status, 401, 'the ESM build sees the option');
+
+          const login = await client.post('/login', { userId: 'alice', verified: true });
+          assert.equal(login.status, 200, login.text);
+          const loginCookie = setCookieFor(login, 'connect.sid');
+          assert.ok(loginCookie, 'login sets the session cookie');
+          assert.match(loginCookie, /HttpOnly/i);
+          assert.match(loginCookie, /SameSite=Lax/i);
+          const cookie = `connect.sid=${client.jar.get('connect.sid')}`;
+
+          const me = await client.get('/me', { cookie });
+          assert.equal(me.status, 200, me.text);
+          assert.equal(me.body.userId, 'alice', '@Session("userId") gives the logged-in user');
+          assert.equal(me.body.sessionId, login.body.id, '@Session() is the session logIn created');
+          if (!variant.esm) {
+            const other = await client.get('/me-esm', { cookie });
+            assert.equal(other.status, 200, other.text);
+            assert.equal(other.body.userId, 'alice', "the ESM build's guard and @Session() see the same session");
+          }
+
+          const logout = await client.post('/logout', undefined, { cookie });
+          assert.equal(logout.status, 200, logout.text);
+          const cleared = setCookieFor(logout, 'connect.sid');
+          assert.ok(cleared, 'logout sends the session cookie again');
+          assert.match(cleared, /Expires=Thu, 01 Jan 1970/i, 'logout expires the cookie');
+
+          const loggedOut = await client.get('/me', { cookie });
+          assert.equal(loggedOut.status, 401, 'the cookie of the logged-out session no longer authenticates');
+          if (!variant.esm) assert.equal((await client.get('/me-esm', { cookie })).status, 401);
         });
 
         it(`type-checks a TypeScript consumer against the ${variant.build} declarations`, async () => {

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { AppModule } from '../../sample/app.module.js';
 import { startApp } from '../support/app.js';
 import type { TestApp } from '../support/app.js';
+import { defer, suiteCleanup } from '../support/cleanup.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve('test-artifacts');
@@ -18,13 +19,14 @@ const skip = existsSync(CHROMIUM)
 if (skip) console.log(`# ${skip}`);
 
 describe('A real browser (Chromium) on the sample pages', { skip }, () => {
-  let t: TestApp;
+  const suite = suiteCleanup();
+  let app: TestApp;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
 
   before(async () => {
-    t = await startApp(AppModule);
+    app = await startApp(suite, AppModule);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -37,20 +39,16 @@ describe('A real browser (Chromium) on the sample pages', { skip }, () => {
         '--no-first-run',
       ],
     });
+    defer(suite, () => browser.close());
     context = await browser.newContext({ viewport: { width: 800, height: 600 } });
     page = await context.newPage();
   });
 
-  after(async () => {
-    await browser?.close();
-    await t?.close();
-  });
-
   const path = (): string => new URL(page.url()).pathname;
-  const sessionCookie = async () => (await context.cookies(t.url)).find((c) => c.name === COOKIE);
+  const sessionCookie = async () => (await context.cookies(app.url)).find((c) => c.name === COOKIE);
 
   it('the dashboard sends an anonymous visitor to the login form', async () => {
-    await page.goto(`${t.url}/pages/dashboard`);
+    await page.goto(`${app.url}/pages/dashboard`);
     assert.equal(path(), '/pages/login');
     assert.equal(await page.locator('h1').textContent(), 'Sign in');
   });
@@ -58,7 +56,7 @@ describe('A real browser (Chromium) on the sample pages', { skip }, () => {
   it('a wrong password shows the form again with an error, and no session cookie', async () => {
     await page.fill('#username', 'demo');
     await page.fill('#password', 'wrong');
-    await Promise.all([page.waitForURL(`${t.url}/pages/login`), page.click('#submit')]);
+    await Promise.all([page.waitForURL(`${app.url}/pages/login`), page.click('#submit')]);
     assert.equal(await page.locator('#error').textContent(), 'Wrong username or password.');
     assert.equal(await sessionCookie(), undefined);
   });
@@ -66,7 +64,7 @@ describe('A real browser (Chromium) on the sample pages', { skip }, () => {
   it('logs in through the form and lands on the dashboard', async () => {
     await page.fill('#username', 'demo');
     await page.fill('#password', 'demo');
-    await Promise.all([page.waitForURL(`${t.url}/pages/dashboard`), page.click('#submit')]);
+    await Promise.all([page.waitForURL(`${app.url}/pages/dashboard`), page.click('#submit')]);
     assert.equal(await page.locator('#user strong').textContent(), 'demo');
     assert.equal(await page.locator('#views').textContent(), '1');
   });
@@ -77,7 +75,7 @@ describe('A real browser (Chromium) on the sample pages', { skip }, () => {
     assert.equal(await page.locator('#views').textContent(), '2');
     await page.reload();
     assert.equal(await page.locator('#views').textContent(), '3');
-    await page.goto(`${t.url}/pages/login`);
+    await page.goto(`${app.url}/pages/login`);
     assert.equal(path(), '/pages/dashboard', 'the login page sends a logged-in user to the dashboard');
     assert.equal(await page.locator('#views').textContent(), '4');
   });
@@ -101,13 +99,13 @@ describe('A real browser (Chromium) on the sample pages', { skip }, () => {
   it('logs out with the button: the cookie is gone and the dashboard sends the browser back to the login form', async () => {
     const before = await sessionCookie();
     assert.ok(before);
-    await Promise.all([page.waitForURL(`${t.url}/pages/login`), page.click('#logout')]);
+    await Promise.all([page.waitForURL(`${app.url}/pages/login`), page.click('#logout')]);
     assert.equal(await sessionCookie(), undefined, 'the logout expired the cookie');
-    await page.goto(`${t.url}/pages/dashboard`);
+    await page.goto(`${app.url}/pages/dashboard`);
     assert.equal(path(), '/pages/login');
     // A copy of the old cookie is worth nothing: the session is gone from the store.
     await context.addCookies([before]);
-    await page.goto(`${t.url}/pages/dashboard`);
+    await page.goto(`${app.url}/pages/dashboard`);
     assert.equal(path(), '/pages/login');
   });
 });

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import type { SessionData } from 'express-session';
 import { EmbeddedStore, SESSION_MODULE_OPTIONS, SessionModule } from 'nest-express-session';
 import { startApp, TEST_SECRET } from '../support/app.js';
+import { defer } from '../support/cleanup.js';
 import { AuthController } from '../support/controllers.js';
 import { sidOf } from '../support/http.js';
 import { sleep } from '../support/net.js';
@@ -49,75 +50,63 @@ function runFixture(
 }
 
 describe('the embedded store', () => {
-  it('entries expire with their cookie, and without one after defaultTtl', async () => {
+  it('entries expire with their cookie, and without one after defaultTtl', async (t) => {
     const store = new EmbeddedStore({ defaultTtl: 300 });
-    try {
-      store.set('short', record(200, { userId: 'a' }));
-      store.set('long', record(60_000, { userId: 'b' }));
-      store.set('no-expiry', record(null, { userId: 'c' }));
-      assert.equal((await peek(store, 'short'))?.userId, 'a');
-      assert.equal(await count(store), 3);
-      await sleep(450);
-      assert.equal(await peek(store, 'short'), null, 'gone once its cookie expired');
-      assert.equal(await peek(store, 'no-expiry'), null, 'a cookie without expiry lives defaultTtl');
-      assert.equal((await peek(store, 'long'))?.userId, 'b');
-      assert.equal(await count(store), 1, 'length counts live sessions only');
-      store.set('past', record(-1000));
-      assert.equal(await peek(store, 'past'), null, 'a session that has already expired is not kept');
-    } finally {
-      store.close();
-    }
+    defer(t, () => store.close());
+    store.set('short', record(200, { userId: 'a' }));
+    store.set('long', record(60_000, { userId: 'b' }));
+    store.set('no-expiry', record(null, { userId: 'c' }));
+    assert.equal((await peek(store, 'short'))?.userId, 'a');
+    assert.equal(await count(store), 3);
+    await sleep(450);
+    assert.equal(await peek(store, 'short'), null, 'gone once its cookie expired');
+    assert.equal(await peek(store, 'no-expiry'), null, 'a cookie without expiry lives defaultTtl');
+    assert.equal((await peek(store, 'long'))?.userId, 'b');
+    assert.equal(await count(store), 1, 'length counts live sessions only');
+    store.set('past', record(-1000));
+    assert.equal(await peek(store, 'past'), null, 'a session that has already expired is not kept');
   });
 
-  it('touch extends the expiry and keeps the stored data; it never writes the touched copy', async () => {
+  it('touch extends the expiry and keeps the stored data; it never writes the touched copy', async (t) => {
     const store = new EmbeddedStore();
-    try {
-      store.set('sid', record(300, { userId: 'a', views: 1 }));
-      await sleep(150);
-      store.touch('sid', record(60_000, { userId: 'changed-but-not-saved', views: 99 }));
-      await sleep(300);
-      const kept = await peek(store, 'sid');
-      assert.ok(kept, 'still there past its first expiry');
-      assert.equal(kept.userId, 'a', 'touch changed the expiry only');
-      assert.equal(kept.views, 1);
-      store.touch('unknown', record(60_000));
-      assert.equal(await peek(store, 'unknown'), null, 'touching an unknown id creates nothing');
-    } finally {
-      store.close();
-    }
+    defer(t, () => store.close());
+    store.set('sid', record(300, { userId: 'a', views: 1 }));
+    await sleep(150);
+    store.touch('sid', record(60_000, { userId: 'changed-but-not-saved', views: 99 }));
+    await sleep(300);
+    const kept = await peek(store, 'sid');
+    assert.ok(kept, 'still there past its first expiry');
+    assert.equal(kept.userId, 'a', 'touch changed the expiry only');
+    assert.equal(kept.views, 1);
+    store.touch('unknown', record(60_000));
+    assert.equal(await peek(store, 'unknown'), null, 'touching an unknown id creates nothing');
   });
 
-  it('the cap evicts the least recently used session', async () => {
+  it('the cap evicts the least recently used session', async (t) => {
     const store = new EmbeddedStore({ maxSessions: 3 });
-    try {
-      for (const sid of ['a', 'b', 'c']) store.set(sid, record(60_000, { userId: sid }));
-      await peek(store, 'a');
-      store.set('d', record(60_000, { userId: 'd' }));
-      assert.equal(await peek(store, 'b'), null, 'b, used least recently, was evicted');
-      for (const sid of ['a', 'c', 'd']) assert.equal((await peek(store, sid))?.userId, sid);
-      assert.equal(await count(store), 3);
-    } finally {
-      store.close();
-    }
+    defer(t, () => store.close());
+    for (const sid of ['a', 'b', 'c']) store.set(sid, record(60_000, { userId: sid }));
+    await peek(store, 'a');
+    store.set('d', record(60_000, { userId: 'd' }));
+    assert.equal(await peek(store, 'b'), null, 'b, used least recently, was evicted');
+    for (const sid of ['a', 'c', 'd']) assert.equal((await peek(store, sid))?.userId, sid);
+    assert.equal(await count(store), 3);
   });
 
-  it('all, length and clear', async () => {
+  it('all, length and clear', async (t) => {
     const store = new EmbeddedStore();
-    try {
-      store.set('x', record(60_000, { userId: 'x' }));
-      store.set('y', record(60_000, { userId: 'y' }));
-      const all = await new Promise<Record<string, SessionData>>((resolve, reject) =>
-        store.all((err, v) => (err ? reject(err) : resolve(v as Record<string, SessionData>))),
-      );
-      assert.deepEqual(Object.keys(all).sort(), ['x', 'y']);
-      assert.equal(all.x.userId, 'x');
-      store.destroy('x');
-      assert.equal(await count(store), 1);
-      store.clear();
-      assert.equal(await count(store), 0);
-    } finally {
-      store.close();
-    }
+    defer(t, () => store.close());
+    store.set('x', record(60_000, { userId: 'x' }));
+    store.set('y', record(60_000, { userId: 'y' }));
+    const all = await new Promise<Record<string, SessionData>>((resolve, reject) =>
+      store.all((err, v) => (err ? reject(err) : resolve(v as Record<string, SessionData>))),
+    );
+    assert.deepEqual(Object.keys(all).sort(), ['x', 'y']);
+    assert.equal(all.x.userId, 'x');
+    store.destroy('x');
+    assert.equal(await count(store), 1);
+    store.clear();
+    assert.equal(await count(store), 0);
   });
 
   it('refuses a cap that is not a whole number of at least 1', () => {
@@ -125,28 +114,24 @@ describe('the embedded store', () => {
     assert.throws(() => new EmbeddedStore({ maxSessions: 1.5 }), /maxSessions/);
   });
 
-  it('in the module: embeddedStore.maxSessions caps the sessions, the oldest login is evicted first', async () => {
-    const t = await startApp({
+  it('in the module: embeddedStore.maxSessions caps the sessions, the oldest login is evicted first', async (t) => {
+    const app = await startApp(t, {
       imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET }, embeddedStore: { maxSessions: 2 } })],
       controllers: [AuthController],
     });
-    try {
-      const clients = [t.client(), t.client(), t.client()];
-      for (const [i, client] of clients.entries())
-        assert.equal((await client.post('/auth/login', { userId: `user${i}` })).status, 200);
-      const store = t.app.get(SESSION_MODULE_OPTIONS).session.store as EmbeddedStore;
-      assert.ok(store instanceof EmbeddedStore);
-      assert.equal(await count(store), 2);
-      assert.equal((await clients[0].get('/auth/me')).status, 401, 'the least recently used session was evicted');
-      assert.deepEqual((await clients[1].get('/auth/me')).body, { userId: 'user1' });
-      assert.deepEqual((await clients[2].get('/auth/me')).body, { userId: 'user2' });
-      assert.equal(await peek(store, sidOf(clients[0].jar.get('connect.sid'))!), null);
-    } finally {
-      await t.close();
-    }
+    const clients = [app.client(), app.client(), app.client()];
+    for (const [i, client] of clients.entries())
+      assert.equal((await client.post('/auth/login', { userId: `user${i}` })).status, 200);
+    const store = app.nest.get(SESSION_MODULE_OPTIONS).session.store as EmbeddedStore;
+    assert.ok(store instanceof EmbeddedStore);
+    assert.equal(await count(store), 2);
+    assert.equal((await clients[0].get('/auth/me')).status, 401, 'the least recently used session was evicted');
+    assert.deepEqual((await clients[1].get('/auth/me')).body, { userId: 'user1' });
+    assert.deepEqual((await clients[2].get('/auth/me')).body, { userId: 'user2' });
+    assert.equal(await peek(store, sidOf(clients[0].jar.get('connect.sid'))!), null);
   });
 
-  it('a subclass that overrides get and set is read and written through them on every request', async () => {
+  it('a subclass that overrides get and set is read and written through them on every request', async (t) => {
     /** Marks what it stores, and counts its calls: stands for a store that encrypts or logs. */
     class MarkingStore extends EmbeddedStore {
       readonly calls = { get: 0, set: 0 };
@@ -160,24 +145,20 @@ describe('the embedded store', () => {
       }
     }
     const store = new MarkingStore();
-    const t = await startApp({
+    const app = await startApp(t, {
       imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store } })],
       controllers: [AuthController],
     });
-    try {
-      const client = t.client();
-      assert.equal((await client.post('/auth/login', { userId: 'alice' })).status, 200);
-      const calls = { ...store.calls };
-      const changed = await client.post('/auth/set', { role: 'admin' });
-      assert.equal(changed.status, 200);
-      assert.ok(store.calls.get > calls.get, 'the changed request loaded through the subclass get');
-      assert.ok(store.calls.set > calls.set, 'and was written through the subclass set');
-      const stored = await peek(store, changed.body.id);
-      assert.equal(stored?.role, 'admin');
-      assert.equal((stored as { marked?: number } | null)?.marked, store.calls.set, 'the last write went through set');
-    } finally {
-      await t.close();
-    }
+    const client = app.client();
+    assert.equal((await client.post('/auth/login', { userId: 'alice' })).status, 200);
+    const calls = { ...store.calls };
+    const changed = await client.post('/auth/set', { role: 'admin' });
+    assert.equal(changed.status, 200);
+    assert.ok(store.calls.get > calls.get, 'the changed request loaded through the subclass get');
+    assert.ok(store.calls.set > calls.set, 'and was written through the subclass set');
+    const stored = await peek(store, changed.body.id);
+    assert.equal(stored?.role, 'admin');
+    assert.equal((stored as { marked?: number } | null)?.marked, store.calls.set, 'the last write went through set');
   });
 
   it('100k distinct sessions stay within the cap: the count stays at the cap and the heap does not grow past it', async (t) => {

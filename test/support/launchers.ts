@@ -63,7 +63,12 @@ export class RedisServer {
   /** A server on a free port, started. */
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
     const server = await RedisServer.create(options);
-    await server.start();
+    try {
+      await server.start();
+    } catch (err) {
+      await server.dispose();
+      throw err;
+    }
     return server;
   }
 
