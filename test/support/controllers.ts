@@ -150,7 +150,7 @@ export class ReliabilityController {
     return { ok: true };
   }
 
-  /** The same, answering through the raw response (the interceptor cannot hold the response back). */
+  /** The same, answering through the raw response itself: the module's check at `res.end` must still catch it. */
   @Post('poison-raw')
   poisonRaw(@Session() session: Record<string, unknown>, @Res() res: Response): void {
     session.a = circular();
