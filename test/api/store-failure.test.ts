@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
-import { SessionModule, STORE_UNAVAILABLE_MESSAGE } from 'nest-express-session';
+import { STORE_UNAVAILABLE_MESSAGE } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
 import { startApp, TEST_SECRET } from '../support/app.js';
 import { AuthController, CounterController, handled } from '../support/controllers.js';
