@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import type { SessionData } from 'express-session';
 import { AllowAnonymous, AuthenticatedGuard, Session, SessionService } from 'nest-express-session';
 import type { SessionKey } from 'nest-express-session';
+import { sleep } from './net.js';
 
 /** How many times any handler in these controllers ran. */
 export const handled = { count: 0 };
@@ -149,7 +150,7 @@ export class ReliabilityController {
     return { ok: true };
   }
 
-  /** The same, answering through the raw response (the interceptor cannot hold the response back). */
+  /** The same, answering through the raw response itself: the module's check at `res.end` must still catch it. */
   @Post('poison-raw')
   poisonRaw(@Session() session: Record<string, unknown>, @Res() res: Response): void {
     session.a = circular();
@@ -173,7 +174,7 @@ function circular(): object {
 
 /** Opens a gate a handler waits on, once the handler has reached it. */
 export async function openGate(gates: Map<string, () => void>, name: string): Promise<void> {
-  for (let i = 0; i < 500 && !gates.has(name); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 500 && !gates.has(name); i++) await sleep(10);
   const open = gates.get(name);
   if (!open) throw new Error(`no handler reached gate ${name}`);
   gates.delete(name);

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { defer } from './cleanup.js';
+import type { Cleanup } from './cleanup.js';
 
 // Child processes for tests that run npm, tsc or an app: bounded in time, always stoppable.
 
@@ -80,7 +82,7 @@ export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-/** The app's child process, started by `startApp`. */
+/** A consumer app's child process, started by `startConsumerApp`. */
 export interface RunningApp {
   url: string;
   /** Entry point (`nest-express-session/...`) -> the file or file URL it resolved to in the app. */
@@ -88,11 +90,15 @@ export interface RunningApp {
   child: ChildProcess;
 }
 
-/** Runs the app as a child process; resolves once it printed its URL. */
-export function startApp(cwd: string): Promise<RunningApp> {
+/**
+ * Runs the consumer app in `cwd` (its main.js) as a child process; resolves once it printed its URL. It is
+ * stopped when the test `t` ends.
+ */
+export function startConsumerApp(t: Cleanup, cwd: string): Promise<RunningApp> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['main.js'], { cwd, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    children.set(child, () => stopApp(child));
+    children.set(child, () => stopConsumerApp(child));
+    defer(t, () => stopConsumerApp(child));
     child.once('exit', () => children.delete(child));
     let stdout = '';
     let stderr = '';
@@ -122,8 +128,8 @@ export function startApp(cwd: string): Promise<RunningApp> {
   });
 }
 
-/** Stops the app: SIGTERM, then SIGKILL if it is still there after 5 s. */
-export async function stopApp(child: ChildProcess): Promise<void> {
+/** Stops a consumer app: SIGTERM, then SIGKILL if it is still there after 5 s. */
+export async function stopConsumerApp(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   child.kill('SIGTERM');

@@ -2,22 +2,22 @@ import assert from 'node:assert/strict';
 import { SessionModule } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
 import type { SessionOptions } from 'express-session';
-import { startApp, TEST_SECRET } from './app.js';
-import type { TestApp } from './app.js';
+import { TEST_SECRET } from './app.js';
+import type { AppSpec, TestApp } from './app.js';
 import { AuthController, CounterController, ReliabilityController } from './controllers.js';
 import type { FaultStore } from './fault-store.js';
 import type { Client } from './http.js';
 
-/** Boots the test controllers over this store with these module options. */
-export function appOver(
+/** The test controllers over this store with these module options (for `startApp`). */
+export function reliabilityApp(
   store: FaultStore,
   options: Omit<Partial<SessionModuleOptions>, 'session'> & { session?: Partial<SessionOptions> } = {},
-): Promise<TestApp> {
+): AppSpec {
   const { session, ...rest } = options;
-  return startApp({
+  return {
     imports: [SessionModule.forRoot({ ...rest, session: { secret: TEST_SECRET, ...session, store } })],
     controllers: [AuthController, CounterController, ReliabilityController],
-  });
+  };
 }
 
 /** Every record in the store underneath (no faults, not counted). */
@@ -26,8 +26,6 @@ export function records(store: FaultStore): Promise<Record<string, any>[]> {
     store.inner.all!((err, all) => (err ? reject(err) : resolve(Array.isArray(all) ? all : Object.values(all ?? {})))),
   );
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Two apps (two instances over one store) serve one logged-in session: each round, a change of a different

@@ -1,97 +1,114 @@
 import expressSession from 'express-session';
-import type { Store } from 'express-session';
+import type { SessionData, Store } from 'express-session';
 import connectPgSimple from 'connect-pg-simple';
 import { RedisStore } from 'connect-redis';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { EmbeddedStore, postgresStore, redisStore } from 'nest-express-session';
-import { DATABASE_URL, REDIS_URL, skipWithout, uniqueName } from './servers.js';
+import { defer } from './cleanup.js';
+import type { Cleanup } from './cleanup.js';
+import { DATABASE_URL, REDIS_URL, skipWithout, uniqueName } from './env.js';
+import { FaultStore } from './fault-store.js';
 
-/** A store made for one test, and how to get rid of what the test left in it. */
-export interface StoreInstance {
-  /** The store to give `session.store`; undefined: the module's default (embedded) store. */
-  store: Store | undefined;
-  /** Frees what the test made (a user-made store is closed by the user, not by the module). */
-  dispose(): Promise<void>;
-}
-
-/** One kind of store the behaviour suites run against. */
+/** One kind of store the suites run against. */
 export interface StoreKind {
+  /** Its precise name: "session behaviour on the <name> store". */
   name: string;
+  /** The server behind it, as the reliability suites name it: "concurrency on the <family>". */
+  family: string;
   /** A reason to skip (the server is not available), or false. */
   skip: string | false;
-  /** A fresh, empty store. `explicit`: always a store instance, never the module's default. */
-  create(explicit?: boolean): Promise<StoreInstance>;
+  /** The store the module uses when given none (suites may leave `session.store` unset for it). */
+  isDefault: boolean;
+  /** A fresh, empty store, removed with what the test left in it when the test (or suite) `t` ends. */
+  create(t: Cleanup): Promise<Store>;
 }
 
-const nothing = async (): Promise<void> => undefined;
+const embedded: StoreKind = {
+  name: 'embedded',
+  family: 'embedded store',
+  skip: false,
+  isDefault: true,
+  create: async (t) => {
+    const store = new EmbeddedStore();
+    defer(t, () => store.close());
+    return store;
+  },
+};
+
+const redisHelper: StoreKind = {
+  name: 'redis (redisStore({ url }))',
+  family: 'Redis',
+  skip: skipWithout('REDIS_URL'),
+  isDefault: false,
+  create: async (t) => {
+    // app.close() closes it when it is the app's store; close() again is a no-op. Keys go away with their TTL.
+    const store = redisStore({ url: REDIS_URL!, prefix: `${uniqueName('test')}:` });
+    defer(t, () => store.close());
+    return store;
+  },
+};
+
+const connectRedis: StoreKind = {
+  name: 'redis (connect-redis used directly)',
+  family: 'Redis',
+  skip: skipWithout('REDIS_URL'),
+  isDefault: false,
+  create: async (t) => {
+    // The plain recipe: the app makes, connects and closes the client.
+    const client = createClient({ url: REDIS_URL });
+    client.on('error', () => undefined);
+    await client.connect();
+    defer(t, () => client.destroy());
+    return new RedisStore({ client, prefix: `${uniqueName('direct')}:` });
+  },
+};
+
+const postgresHelper: StoreKind = {
+  name: 'postgresql (postgresStore({ connectionString }))',
+  family: 'PostgreSQL',
+  skip: skipWithout('DATABASE_URL'),
+  isDefault: false,
+  create: async (t) => {
+    const tableName = uniqueName('session');
+    const store = postgresStore({ connectionString: DATABASE_URL!, tableName });
+    defer(t, async () => {
+      await store.close();
+      await withPool((pool) => pool.query(`DROP TABLE IF EXISTS "${tableName}"`));
+    });
+    return store;
+  },
+};
+
+const connectPg: StoreKind = {
+  name: 'postgresql (connect-pg-simple used directly)',
+  family: 'PostgreSQL',
+  skip: skipWithout('DATABASE_URL'),
+  isDefault: false,
+  create: async (t) => {
+    // The plain recipe: the app makes the store (and so closes it); the table is created on first use.
+    const schemaName = uniqueName('s');
+    await withPool((pool) => pool.query(`CREATE SCHEMA ${schemaName}`));
+    const PGStore = connectPgSimple(expressSession);
+    const store = new PGStore({ conString: DATABASE_URL, schemaName, createTableIfMissing: true });
+    defer(t, async () => {
+      await store.close();
+      await withPool((pool) => pool.query(`DROP SCHEMA ${schemaName} CASCADE`));
+    });
+    return store;
+  },
+};
 
 /** Every store the module supports: the embedded default, Redis, and PostgreSQL through the helper and directly. */
-export const storeKinds: StoreKind[] = [
-  {
-    name: 'embedded',
-    skip: false,
-    create: async (explicit) => {
-      if (!explicit) return { store: undefined, dispose: nothing };
-      const store = new EmbeddedStore();
-      return { store, dispose: async () => store.close() };
-    },
-  },
-  {
-    name: 'redis (redisStore({ url }))',
-    skip: skipWithout('REDIS_URL'),
-    create: async () => {
-      // app.close() closes it when it is the app's store; close() again is a no-op. Keys go away with their TTL.
-      const store = redisStore({ url: REDIS_URL!, prefix: `${uniqueName('test')}:` });
-      return { store, dispose: () => store.close() };
-    },
-  },
-  {
-    name: 'redis (connect-redis used directly)',
-    skip: skipWithout('REDIS_URL'),
-    create: async () => {
-      // The plain recipe: the app makes, connects and closes the client.
-      const client = createClient({ url: REDIS_URL });
-      client.on('error', () => undefined);
-      await client.connect();
-      const store = new RedisStore({ client, prefix: `${uniqueName('direct')}:` });
-      return { store, dispose: async () => client.destroy() };
-    },
-  },
-  {
-    name: 'postgresql (postgresStore({ connectionString }))',
-    skip: skipWithout('DATABASE_URL'),
-    create: async () => {
-      const tableName = uniqueName('session');
-      const store = postgresStore({ connectionString: DATABASE_URL!, tableName });
-      return {
-        store,
-        dispose: async () => {
-          await store.close();
-          await dropTable(tableName);
-        },
-      };
-    },
-  },
-  {
-    name: 'postgresql (connect-pg-simple used directly)',
-    skip: skipWithout('DATABASE_URL'),
-    create: async () => {
-      // The plain recipe: the app makes the store (and so closes it); the table is created on first use.
-      const schemaName = uniqueName('s');
-      await withPool((pool) => pool.query(`CREATE SCHEMA ${schemaName}`));
-      const PGStore = connectPgSimple(expressSession);
-      const store = new PGStore({ conString: DATABASE_URL, schemaName, createTableIfMissing: true });
-      return {
-        store,
-        dispose: async () => {
-          await store.close();
-          await withPool((pool) => pool.query(`DROP SCHEMA ${schemaName} CASCADE`));
-        },
-      };
-    },
-  },
-];
+export const storeKinds: StoreKind[] = [embedded, redisHelper, connectRedis, postgresHelper, connectPg];
+
+/** The stores the reliability suites inject faults into: the embedded store, and Redis through connect-redis. */
+export const reliabilityStoreKinds: StoreKind[] = [embedded, connectRedis];
+
+/** A `FaultStore` over a fresh store of this kind (see `StoreKind.create`). */
+export async function faultStore(t: Cleanup, kind: StoreKind): Promise<FaultStore> {
+  return new FaultStore(await kind.create(t));
+}
 
 /** Runs `use` with a short-lived pool on the test database. */
 export async function withPool<T>(use: (pool: pg.Pool) => Promise<T>): Promise<T> {
@@ -103,8 +120,7 @@ export async function withPool<T>(use: (pool: pg.Pool) => Promise<T>): Promise<T
   }
 }
 
-function dropTable(tableName: string): Promise<void> {
-  return withPool(async (pool) => {
-    await pool.query(`DROP TABLE IF EXISTS "${tableName}"`);
-  });
+/** A store's record, read through its own `get` (what the store holds); null when there is none. */
+export function peek(store: Store, sid: string): Promise<SessionData | null> {
+  return new Promise((resolve, reject) => store.get(sid, (err, sess) => (err ? reject(err) : resolve(sess ?? null))));
 }

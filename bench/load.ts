@@ -1,0 +1,62 @@
+/** The load: sessions made before measuring, and autocannon runs against one variant's server. */
+import type { ChildProcess } from 'node:child_process';
+import autocannon from 'autocannon';
+import type { Result } from 'autocannon';
+import type { VariantInfo } from './variants.js';
+
+/** A variant's server, up, with the session cookies its connections send. */
+export interface RunningServer {
+  info: VariantInfo;
+  child: ChildProcess;
+  url: string;
+  cookies: string[];
+}
+
+async function get(url: string, cookie?: string): Promise<{ status: number; body: unknown; cookie?: string }> {
+  const res = await fetch(url, { headers: cookie ? { cookie } : {} });
+  const text = await res.text();
+  const line = res.headers.getSetCookie().find((c) => c.startsWith('connect.sid='));
+  return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined, cookie: line?.split(';')[0] };
+}
+
+/** One session per connection, made (and its counter stored) before measuring; checks the variant counts. */
+export async function makeCookies(server: { url: string }, info: VariantInfo, connections: number): Promise<string[]> {
+  const first = await get(`${server.url}/`);
+  if (first.status !== 200) throw new Error(`${info.name}: GET / answered ${first.status}`);
+  if (!info.cookie) return [];
+  const cookies: string[] = [];
+  for (let i = 0; i < connections; i++) {
+    const res = await get(`${server.url}/`);
+    if (!res.cookie) throw new Error(`${info.name}: no session cookie set`);
+    cookies.push(res.cookie);
+  }
+  const again = await get(`${server.url}/`, cookies[0]);
+  if ((again.body as { views?: number })?.views !== 2) {
+    throw new Error(`${info.name}: the session did not count (${JSON.stringify(again.body)})`);
+  }
+  if (info.path !== '/') {
+    const read = await get(`${server.url}${info.path}`, cookies[0]);
+    if ((read.body as { views?: number })?.views !== 2)
+      throw new Error(`${info.name}: ${info.path} did not read the session`);
+  }
+  return cookies;
+}
+
+/** Loads the server for `seconds` with `connections` connections, each sending its own session cookie. */
+export function cannon(server: RunningServer, seconds: number, connections: number): Promise<Result> {
+  let next = 0;
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url: server.url + server.info.path,
+        connections,
+        duration: seconds,
+        pipelining: 1,
+        setupClient: (client) => {
+          if (server.cookies.length > 0) client.setHeaders({ cookie: server.cookies[next++ % server.cookies.length] });
+        },
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+  });
+}

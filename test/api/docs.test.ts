@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+
+/** The ```ts blocks of a Markdown file. */
+function snippets(markdown: string): string[] {
+  return [...markdown.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+}
+
+/** The documents whose snippets are checked, each with the number of snippets it has at least. */
+interface CheckedDocument {
+  file: string;
+  atLeast: number;
+  /** Reported as a to-do instead of a failure (node:test's `todo`), while the document is being fixed. */
+  todo?: string;
+}
+
+const documents: CheckedDocument[] = [
+  { file: 'README.md', atLeast: 5 },
+  { file: 'docs/integrations.md', atLeast: 4 },
+  {
+    file: 'docs/stores.md',
+    atLeast: 7,
+    // TODO(docs/stores.md): remove `todo` once its snippets compile as written. Snippets 1 and 3 to 7 use names
+    // they neither import nor declare (SessionModule, redisStore, createClient, ConfigService, logger, secret,
+    // store).
+    todo: 'docs/stores.md: snippets 1 and 3-7 do not compile as written yet',
+  },
+];
+
+for (const { file, atLeast, todo } of documents)
+  describe(file, () => {
+    it('every TypeScript snippet compiles as written (strict, against the built package)', { todo }, () => {
+      const blocks = snippets(readFileSync(resolve(file), 'utf8'));
+      assert.ok(blocks.length >= atLeast, `found ${blocks.length} snippets`);
+      // Inside the repository, so that the snippets resolve node_modules and the package by its name.
+      mkdirSync(resolve('.tmp'), { recursive: true });
+      const dir = mkdtempSync(join(resolve('.tmp'), 'docs-snippets-'));
+      try {
+        const files = blocks.map((code, i) => {
+          const file = `snippet-${i + 1}.ts`;
+          writeFileSync(join(dir, file), code);
+          return file;
+        });
+        writeFileSync(
+          join(dir, 'tsconfig.json'),
+          JSON.stringify({
+            extends: '../../tsconfig.json',
+            compilerOptions: { noEmit: true, rootDir: '.', noUnusedLocals: true },
+            include: files,
+          }),
+        );
+        const tsc = spawnSync(
+          process.execPath,
+          [resolve('node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')],
+          {
+            encoding: 'utf8',
+          },
+        );
+        assert.equal(tsc.status, 0, `tsc reported:\n${tsc.stdout}${tsc.stderr}`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });

@@ -1,0 +1,257 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RedisStore } from 'connect-redis';
+import { createClient } from 'redis';
+import { RedisSessionStore, SessionModule, STORE_UNAVAILABLE_MESSAGE, redisStore } from 'nest-express-session';
+import type { SessionModuleOptions } from 'nest-express-session';
+import type { CookieOptions } from 'express-session';
+import { startApp, TEST_SECRET } from '../support/app.js';
+import type { TestApp } from '../support/app.js';
+import { defer } from '../support/cleanup.js';
+import type { Cleanup } from '../support/cleanup.js';
+import { AuthController } from '../support/controllers.js';
+import { REDIS_URL, skipWithout, uniqueName } from '../support/env.js';
+import { sidOf } from '../support/http.js';
+import type { TestResponse } from '../support/http.js';
+import { RedisServer } from '../support/launchers.js';
+import { eventually, portOf, redisCommands } from '../support/net.js';
+import { assertNoChangeLostAcrossInstances } from '../support/reliability.js';
+import { peek } from '../support/store-kinds.js';
+
+/** Boots the auth controller over this Redis store (closed when `t` ends). */
+function bootOn(
+  t: Cleanup,
+  store: RedisSessionStore,
+  extra: Partial<SessionModuleOptions> = {},
+  cookie: CookieOptions = {},
+): Promise<TestApp> {
+  return startApp(t, {
+    imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store, cookie }, storeTimeout: 2000, ...extra })],
+    controllers: [AuthController],
+  });
+}
+
+function assertUnavailable(res: TestResponse, what: string): void {
+  assert.equal(res.status, 503, `${what}: ${res.status} ${res.text}`);
+  assert.equal(res.body.message, STORE_UNAVAILABLE_MESSAGE, what);
+}
+
+describe('Redis: many instances share sessions', { skip: skipWithout('REDIS_URL') }, () => {
+  it('log in on A, read on B, modify on B, read on A, log out on B: A sees it gone', async (t) => {
+    const prefix = `${uniqueName('shared')}:`;
+    const a = await bootOn(t, redisStore({ url: REDIS_URL!, prefix }));
+    const b = await bootOn(t, redisStore({ url: REDIS_URL!, prefix }));
+    assert.notEqual(a.url, b.url, 'two apps on two ports');
+    const onA = a.client();
+    const login = await onA.post('/auth/login', { userId: 'alice' });
+    assert.equal(login.status, 200);
+    const cookie = onA.cookieHeader();
+
+    const onB = b.client();
+    const read = await onB.get('/auth/me', { cookie });
+    assert.equal(read.status, 200);
+    assert.deepEqual(read.body, { userId: 'alice' }, 'B reads the session A created');
+
+    assert.equal((await onB.post('/auth/set', { role: 'admin' }, { cookie })).status, 200);
+    const state = await onA.get('/auth/state');
+    assert.equal(state.body.data.role, 'admin', 'A reads what B wrote');
+
+    assert.equal((await onB.post('/auth/logout', undefined, { cookie })).status, 200);
+    assert.equal((await onA.get('/auth/me')).status, 401, 'A sees the logout made on B');
+  });
+
+  it('two instances changing different keys of one session at the same moment: no change is lost', async (t) => {
+    const prefix = `${uniqueName('race')}:`;
+    const a = await bootOn(t, redisStore({ url: REDIS_URL!, prefix }));
+    const b = await bootOn(t, redisStore({ url: REDIS_URL!, prefix }));
+    await assertNoChangeLostAcrossInstances(a, b);
+  });
+
+  it('the session is a Redis key under the prefix, expiring with the cookie', async (t) => {
+    const prefix = `${uniqueName('keys')}:`;
+    const app = await bootOn(t, redisStore({ url: REDIS_URL!, prefix }), {});
+    const client = app.client();
+    await client.post('/auth/login', { userId: 'alice' });
+    const sid = sidOf(client.jar.get('connect.sid'))!;
+    const reply = await redisCommands(portOf(REDIS_URL!), ['GET', prefix + sid], ['TTL', prefix + sid]);
+    assert.match(reply, /"userId":"alice"/, 'the key holds the session as JSON');
+    const ttl = Number(/\r\n:(-?\d+)\r\n/.exec(reply)?.[1]);
+    assert.ok(ttl > 0 && ttl <= 86_400, `the key expires (TTL ${ttl} s)`);
+    await client.post('/auth/logout');
+    assert.match(await redisCommands(portOf(REDIS_URL!), ['EXISTS', prefix + sid]), /^:0/, 'logout deletes the key');
+  });
+});
+
+describe('Redis: the same keys as connect-redis', { skip: skipWithout('REDIS_URL') }, () => {
+  it('sessions written by connect-redis are read by redisStore and the other way round (switching keeps sessions)', async (t) => {
+    const prefix = `${uniqueName('interop')}:`;
+    const client = createClient({ url: REDIS_URL });
+    client.on('error', () => undefined);
+    await client.connect();
+    defer(t, () => client.destroy());
+    const helper = redisStore({ url: REDIS_URL!, prefix });
+    defer(t, () => helper.close());
+    const direct = new RedisStore({ client, prefix });
+    const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() };
+    await new Promise<void>((resolve, reject) =>
+      direct.set('from-direct', { cookie, userId: 'a' } as never, (e) => (e ? reject(e) : resolve())),
+    );
+    assert.equal((await peek(helper, 'from-direct'))?.userId, 'a');
+    await new Promise<void>((resolve, reject) =>
+      helper.set('from-helper', { cookie, userId: 'b' } as never, (e) => (e ? reject(e) : resolve())),
+    );
+    assert.equal((await peek(direct, 'from-helper'))?.userId, 'b');
+    const length = await new Promise<number>((resolve, reject) =>
+      helper.length((e, n) => (e ? reject(e) : resolve(n!))),
+    );
+    assert.equal(length, 2, 'length (served by connect-redis) sees both');
+  });
+});
+
+describe('redisStore() options', () => {
+  it('refuses at once what cannot work: no url and no client, both, a URL that is not redis://', () => {
+    assert.throws(() => redisStore({} as never), /either \{ url \}.*or \{ client \}/);
+    assert.throws(() => redisStore({ url: 'redis://127.0.0.1', client: {} } as never), /not both or neither/);
+    assert.throws(() => redisStore({ url: 'http://127.0.0.1:6379' }), /redis:\/\/ or rediss:\/\/ URL/);
+    assert.throws(() => redisStore({ url: 'redis://127.0.0.1', ttl: -1 }), /ttl must be a number of milliseconds/);
+  });
+});
+
+describe('Redis: ownership of the connection', { skip: skipWithout('REDIS_URL') }, () => {
+  it('app.close() closes the client that redisStore({ url }) opened', async (t) => {
+    const name = uniqueName('owned');
+    const store = redisStore({ url: REDIS_URL!, prefix: `${name}:`, clientOptions: { name } });
+    const app = await bootOn(t, store);
+    const connected = async (): Promise<boolean> =>
+      (await redisCommands(portOf(REDIS_URL!), ['CLIENT', 'LIST'])).includes(`name=${name} `);
+    assert.equal((await app.client().post('/auth/login')).status, 200);
+    assert.equal(await connected(), true, 'the store opened a connection');
+    await app.close();
+    assert.equal(await eventually(async () => !(await connected()), 50, 50), true, 'app.close() closed it');
+    assert.equal(store.client?.isOpen, false);
+  });
+
+  it('app.close() leaves a client the app passed in open', async (t) => {
+    const client = createClient({ url: REDIS_URL });
+    client.on('error', () => undefined);
+    await client.connect();
+    defer(t, () => client.destroy());
+    const app = await bootOn(t, redisStore({ client, prefix: `${uniqueName('user')}:` }));
+    assert.equal((await app.client().post('/auth/login')).status, 200);
+    await app.close();
+    assert.equal(client.isOpen, true, 'the client is still open');
+    assert.equal(await client.ping(), 'PONG', 'and still usable');
+  });
+
+  it('a client the app never connected: a 503 that says so in the log, not a hang', async (t) => {
+    const client = createClient({ url: REDIS_URL });
+    const app = await bootOn(t, redisStore({ client }));
+    assertUnavailable(await app.client().post('/auth/login'), 'unconnected client');
+  });
+});
+
+describe('Redis commands per request', { skip: skipWithout('REDIS_SERVER_BIN') }, () => {
+  it('an unchanged request sends GET, plus PEXPIRE without touchAfter; a changed one GET and one conditional write', async (t) => {
+    const server = await RedisServer.start();
+    defer(t, () => server.dispose());
+    const perRequest: Record<string, Record<string, number>> = {};
+    const n = 10;
+    /** Redis commands per request over `n` requests made by `send`. */
+    const measure = async (send: (i: number) => Promise<number>): Promise<Record<string, number>> => {
+      await redisCommands(server.port, ['CONFIG', 'RESETSTAT']);
+      for (let i = 0; i < n; i++) assert.equal(await send(i), 200);
+      const stats = await redisCommands(server.port, ['INFO', 'commandstats']);
+      const counts: Record<string, number> = {};
+      for (const [, name, calls] of stats.matchAll(/cmdstat_(\w+):calls=(\d+)/g)) {
+        if (!['config', 'info', 'quit', 'client'].includes(name)) counts[name] = Number(calls) / n;
+      }
+      return counts;
+    };
+    for (const touchAfter of [undefined, 60_000]) {
+      const app = await bootOn(t, redisStore({ url: server.url }), { touchAfter }, { maxAge: 3_600_000 });
+      const client = app.client();
+      assert.equal((await client.post('/auth/login', { userId: 'alice' })).status, 200);
+      // Loads the write script into Redis's script cache (EVAL once, EVALSHA after).
+      assert.equal((await client.post('/auth/set', { role: 'warm-up' })).status, 200);
+      perRequest[`unchanged, touchAfter ${touchAfter ?? 'off'}`] = await measure(
+        async () => (await client.get('/auth/me')).status,
+      );
+      perRequest[`changed, touchAfter ${touchAfter ?? 'off'}`] = await measure(
+        async (i) => (await client.post('/auth/set', { role: `r${i}` })).status,
+      );
+      assert.equal((await client.get('/auth/state')).body.data.role, `r${n - 1}`, 'the last change is stored');
+      await app.close();
+    }
+    t.diagnostic(`Redis commands per request: ${JSON.stringify(perRequest)}`);
+    assert.deepEqual(perRequest['unchanged, touchAfter off'], { get: 1, pexpire: 1 });
+    assert.deepEqual(perRequest['unchanged, touchAfter 60000'], { get: 1 });
+    // Redis counts the commands a script runs too: the client sends GET and EVALSHA (two round trips);
+    // the script's own GET (the comparison) and SET run inside Redis.
+    assert.deepEqual(perRequest['changed, touchAfter off'], { get: 2, evalsha: 1, set: 1 });
+    assert.deepEqual(perRequest['changed, touchAfter 60000'], { get: 2, evalsha: 1, set: 1 });
+  });
+});
+
+describe('Redis outages', { skip: skipWithout('REDIS_SERVER_BIN') }, () => {
+  it('Redis down at boot: the app starts, requests get 503, and succeed once Redis is up', async (t) => {
+    const server = await RedisServer.create();
+    defer(t, () => server.dispose());
+    const app = await bootOn(t, redisStore({ url: server.url }));
+    const client = app.client();
+    const anonymous = await client.get('/auth/state');
+    assert.equal(anonymous.status, 200, 'a request without a session cookie needs no store call, so it is served');
+    assertUnavailable(await client.post('/auth/login', { userId: 'alice' }), 'login while down');
+    assertUnavailable(await client.post('/auth/set', { role: 'x' }), 'a new session that cannot be saved');
+
+    await server.start();
+    assert.equal(
+      await eventually(async () => (await client.post('/auth/login', { userId: 'alice' })).status === 200),
+      true,
+      'login succeeds once Redis is up',
+    );
+    assert.deepEqual((await client.get('/auth/me')).body, { userId: 'alice' });
+  });
+
+  it('Redis restarted mid-run: 503 while it is down, the same session works after, no crash', async (t) => {
+    const server = await RedisServer.start({ persist: true });
+    defer(t, () => server.dispose());
+    const store = redisStore({ url: server.url });
+    const events: string[] = [];
+    store.on('disconnect', () => events.push('disconnect'));
+    store.on('connect', () => events.push('connect'));
+    const app = await bootOn(t, store);
+    const client = app.client();
+    assert.equal((await client.post('/auth/login', { userId: 'alice' })).status, 200);
+    assert.deepEqual((await client.get('/auth/me')).body, { userId: 'alice' });
+
+    await server.stop();
+    assert.equal(
+      await eventually(async () => (await client.get('/auth/me')).status === 503),
+      true,
+      'a 503 once Redis is down',
+    );
+    for (let i = 0; i < 5; i++) assertUnavailable(await client.get('/auth/me'), `request ${i} while down`);
+    assertUnavailable(await client.post('/auth/set', { role: 'x' }), 'a write while down');
+
+    await server.start();
+    assert.equal(
+      await eventually(async () => (await client.get('/auth/me')).status === 200),
+      true,
+      'requests succeed once Redis is back',
+    );
+    assert.deepEqual((await client.get('/auth/me')).body, { userId: 'alice' }, 'the session survived the restart');
+    assert.equal((await client.post('/auth/set', { role: 'editor' })).status, 200);
+    assert.equal((await client.get('/auth/state')).body.data.role, 'editor');
+    assert.deepEqual(events.slice(-2), ['disconnect', 'connect'], 'the store reported the outage and the recovery');
+  });
+
+  it('app.close() while Redis is down does not hang', async (t) => {
+    const server = await RedisServer.create();
+    defer(t, () => server.dispose());
+    const store = redisStore({ url: server.url });
+    const app = await bootOn(t, store);
+    assertUnavailable(await app.client().post('/auth/login'), 'down');
+    await app.close();
+    assert.equal(store.client?.isOpen, false, 'the reconnecting client was stopped');
+  });
+});
