@@ -11,8 +11,8 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findPostgresBin, findRedisServer, RedisServer, startPostgres } from './support/launchers.js';
 
@@ -51,13 +51,18 @@ function onSignal(signal: NodeJS.Signals): void {
   process.exit(signal === 'SIGINT' ? 130 : 143);
 }
 
-/** Every compiled test file under out/test, as paths relative to the root, sorted. */
-function allTestFiles(): string[] {
-  const dir = join(root, 'out', 'test');
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+/** Every compiled test file under `dir` (relative to the root), as paths relative to the root, sorted. */
+function testFilesUnder(dir: string): string[] {
+  return readdirSync(resolve(root, dir), { recursive: true, encoding: 'utf8' })
     .filter((file) => file.endsWith('.test.js'))
     .sort()
-    .map((file) => join('out', 'test', file));
+    .map((file) => join(dir, file));
+}
+
+/** The test files to run: those given (a folder stands for the test files under it), else every one. */
+function testFiles(given: string[]): string[] {
+  if (given.length === 0) return testFilesUnder(join('out', 'test'));
+  return given.flatMap((path) => (statSync(resolve(root, path)).isDirectory() ? testFilesUnder(path) : [path]));
 }
 
 async function main(): Promise<void> {
@@ -98,8 +103,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const given = process.argv.slice(2);
-  const files = given.length ? given : allTestFiles();
+  const files = testFiles(process.argv.slice(2));
   const running = spawn(process.execPath, ['--test', '--test-concurrency=1', ...files], {
     cwd: root,
     env,
