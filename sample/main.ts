@@ -8,7 +8,9 @@ async function bootstrap(): Promise<void> {
   app.enableShutdownHooks();
   const port = Number(process.env.PORT ?? 3000);
   await app.listen(port, process.env.HOST ?? '127.0.0.1');
-  new Logger('Sample').log(`Listening on ${await app.getUrl()} (browser: /pages/login; JSON: GET /, POST /login {"username":"demo","password":"demo"}, GET /dashboard, POST /logout)`);
+  new Logger('Sample').log(
+    `Listening on ${await app.getUrl()} (browser: /pages/login; JSON: GET /, POST /login {"username":"demo","password":"demo"}, GET /dashboard, POST /logout)`,
+  );
 }
 
 void bootstrap();
