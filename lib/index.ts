@@ -13,3 +13,4 @@ export { EmbeddedStore } from './stores/embedded-store.js';
 export { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
 export { redisStore, RedisSessionStore } from './stores/redis-store.js';
 export { postgresStore, PostgresSessionStore } from './stores/postgres-store.js';
+export { sqliteStore, SqliteSessionStore } from './stores/sqlite-store.js';

@@ -6,8 +6,6 @@ export interface SessionSnapshot {
   stored: boolean;
   /** Whether this request already wrote these values. */
   written: boolean;
-  /** The store's revision of the record as this request read or wrote it (stores with conditional writes). */
-  revision?: string;
 }
 
 /**

@@ -3,26 +3,20 @@ import type { SessionData, Store } from 'express-session';
 import { hashId } from '../log-format.js';
 import { sessionStateOf } from '../session-state.js';
 import type { SessionSnapshot, SessionState } from '../session-state.js';
-import type { ConditionalWrites, SetIfResult } from './conditional-store.js';
+import { cookieExpiry } from './changed-key-writes.js';
+import type { ChangedKeyWrites, RecordWrite } from './changed-key-writes.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { Callback, StoreCaller } from './store-call.js';
-import { mergeChanges, recordProblem, sameValues, takeMeta, toRecord } from './session-record.js';
+import { changedValues, mergeChanges, META_KEY, recordProblem, sameValues, takeMeta, toRecord } from './session-record.js';
 import type { RecordMeta } from './session-record.js';
 
-/** Conditional writes of one session in a row that may find it changed again before the module gives up. */
-const MAX_CONFLICTS = 5;
-
 type Data = Record<string, unknown>;
-
-/** A write that reached the store, with the store's new revision of the record when the store has revisions. */
-export interface Written {
-  revision?: string;
-}
 
 /** What the writer works with (internal). */
 export interface ChangeWriterOptions {
   inner: Store;
-  conditional?: ConditionalWrites;
+  /** The store's changed-key writes, when it has them. */
+  keyed?: ChangedKeyWrites;
   caller: StoreCaller;
   logger: Logger;
   /** Whether records carry the module's timestamps (only an idle or absolute timeout reads them). */
@@ -30,24 +24,24 @@ export interface ChangeWriterOptions {
 }
 
 /**
- * How the guarded store writes a request's session: this request's changes go into the latest stored copy,
- * and a session destroyed meanwhile (logout elsewhere) or expired is not written back. On a store with
- * conditional writes a session is written in one step if nothing else wrote it since this request read it,
- * and merged into the copy the store hands back if something did. On any other store the latest copy is
- * read first, and this process's writes and removals of one id run one after another (internal).
+ * How the guarded store writes a request's session: only the keys this request set or removed go into the
+ * latest stored copy, and a session destroyed meanwhile (logout elsewhere) or expired is not written back.
+ * A store with changed-key writes applies the change itself, in one step; any other store is read first and
+ * the change merged into what it holds, with this process's writes and removals of one id one after another
+ * (internal).
  */
 export class ChangeWriter {
-  /** Writes and removals of one session id, one after another (stores without conditional writes). */
+  /** Writes and removals of one session id, one after another (stores without changed-key writes). */
   private readonly queue = new KeyedQueue();
 
   constructor(private readonly options: ChangeWriterOptions) {}
 
   /**
    * Stores a request's session, whose values are serialised in `values`, and records what was written in
-   * the session's state. `callback` gets what reached the store, or nothing when nothing needed writing or
-   * the session was destroyed meanwhile.
+   * the session's state. `callback` gets `true` when the store was written, `false` when nothing needed
+   * writing or the session was destroyed meanwhile.
    */
-  save(sid: string, session: SessionData, values: Map<string, string>, callback: Callback<Written | undefined>): void {
+  save(sid: string, session: SessionData, values: Map<string, string>, callback: Callback<boolean>): void {
     const state = sessionStateOf(session);
     // A request's session is stored with its expiry renewed, as express-session renews it before its own save:
     // a session changed on every request would otherwise keep the expiry it was loaded with.
@@ -55,92 +49,98 @@ export class ChangeWriter {
     const snapshot = state?.snapshot.sid === sid ? state.snapshot : undefined;
     if (snapshot?.written && sameValues(snapshot.values, values)) {
       // Written by this request already: express-session saving again at the end adds nothing.
-      callback();
+      callback(null, false);
       return;
     }
     const now = Date.now();
     const meta: RecordMeta = { createdAt: (snapshot && state?.createdAt) || now, lastSeen: now };
-    const done: Callback<Written | undefined> = (err, written) => {
+    const done: Callback<boolean> = (err, written) => {
       if (written && state) {
-        state.snapshot = { sid, values, stored: true, written: true, revision: written.revision };
+        state.snapshot = { sid, values, stored: true, written: true };
         state.createdAt = meta.createdAt;
       }
       callback(err, written);
     };
-    if (snapshot?.stored) this.merge(sid, session, snapshot, values, meta, done);
-    else this.store(sid, this.record(session, meta), done);
+    const { keyed } = this.options;
+    if (keyed) {
+      if (snapshot?.stored) {
+        const { set, unset } = changedValues(snapshot.values, values);
+        this.patch(sid, this.recordWrite(session, set, unset, meta), done);
+      } else {
+        const write = this.recordWrite(session, new Map(values), [], meta);
+        this.options.caller.call('set', (cb) => keyed.replace(sid, write, cb), (err) => done(err, !err));
+      }
+    } else if (snapshot?.stored) {
+      this.merge(sid, session, snapshot, values, meta, done);
+    } else {
+      this.store(sid, this.record(session, meta), done);
+    }
   }
 
   /** Writes an unchanged loaded session again with a new last-seen time (what an idle timeout reads). */
-  refresh(sid: string, session: SessionData, state: SessionState, callback: Callback<Written | undefined>): void {
+  refresh(sid: string, session: SessionData, state: SessionState, callback: Callback<boolean>): void {
     const snapshot = state.snapshot;
     const meta: RecordMeta = { createdAt: state.createdAt || Date.now(), lastSeen: Date.now() };
-    this.merge(sid, session, snapshot, snapshot.values, meta, (err, written) => {
-      if (written) snapshot.revision = written.revision;
-      callback(err, written);
-    });
+    if (this.options.keyed) this.patch(sid, this.recordWrite(session, new Map(), [], meta), callback);
+    else this.merge(sid, session, snapshot, snapshot.values, meta, callback);
   }
 
-  /** Removes a session, after any write of it this process has under way. */
+  /** Removes a session, after any write of it this process has under way (stores without changed-key writes). */
   destroy(sid: string, callback: Callback): void {
-    this.queue.run(sid, callback, (finish) =>
-      this.options.caller.call('destroy', (cb) => this.options.inner.destroy(sid, cb), finish),
+    const remove = (finish: Callback): void =>
+      this.options.caller.call('destroy', (cb) => this.options.inner.destroy(sid, cb), finish);
+    if (this.options.keyed) remove(callback);
+    else this.queue.run(sid, callback, remove);
+  }
+
+  /** The write of `set` and `unset`, with the cookie, the expiry, and the module's timestamps when they are kept. */
+  private recordWrite(session: SessionData, set: Map<string, string>, unset: string[], meta: RecordMeta): RecordWrite {
+    if (this.options.stamped) set.set(META_KEY, JSON.stringify(meta));
+    return { set, unset, cookie: JSON.stringify(session.cookie), expires: cookieExpiry(session.cookie) };
+  }
+
+  /** Applies a change through the store's changed-key writes; a record that is gone stays gone. */
+  private patch(sid: string, write: RecordWrite, callback: Callback<boolean>): void {
+    this.options.caller.call<boolean>(
+      'set',
+      (cb) => this.options.keyed!.patch(sid, write, cb),
+      (err, applied) => {
+        if (!err && !applied) this.dropped(sid);
+        callback(err, applied === true);
+      },
     );
   }
 
-  /** Writes the keys that changed from `snapshot` to `after` into the latest stored copy of the session. */
+  /** Reads the latest stored copy and writes this request's changes from `snapshot` to `after` into it. */
   private merge(
     sid: string,
     session: SessionData,
     snapshot: SessionSnapshot,
     after: Map<string, string>,
     meta: RecordMeta,
-    callback: Callback<Written | undefined>,
+    callback: Callback<boolean>,
   ): void {
-    const merged = (latest: Data): Data => {
-      const previous = takeMeta(latest);
-      const record = mergeChanges(latest, session, snapshot.values, after);
-      return this.record(record, { createdAt: previous?.createdAt ?? meta.createdAt, lastSeen: meta.lastSeen });
-    };
-    const { conditional, caller } = this.options;
-    if (conditional && snapshot.revision !== undefined) {
-      // A conditional write finds a concurrent one by itself: no queue.
-      const attempt = (record: Data, revision: string, conflicts: number): void => {
-        caller.call<SetIfResult>(
-          'set',
-          (cb) => conditional.setIf(sid, record, revision, cb),
-          (err, result) => {
-            if (err || !result) return callback(err ?? new Error('store setIf gave no result'));
-            if (result.status === 'written') return callback(null, { revision: result.revision });
-            if (result.status === 'gone' || !this.live(sid, result.latest)) return callback();
-            if (conflicts >= MAX_CONFLICTS) {
-              return callback(new Error(`Session ${hashId(sid)} kept changing under concurrent writes; not saved`));
-            }
-            attempt(merged(result.latest as Data), result.revision, conflicts + 1);
-          },
-        );
-      };
-      attempt(this.record(session, meta), snapshot.revision, 0);
-      return;
-    }
     this.queue.run(sid, callback, (finish) =>
-      caller.call<Data | null>(
+      this.options.caller.call<Data | null>(
         'get',
         (cb) => this.options.inner.get(sid, cb as Callback<SessionData | null>),
         (err, latest) => {
           if (err) return finish(err);
-          if (!this.live(sid, latest)) return finish();
-          this.store(sid, merged(latest as Data), finish);
+          if (latest == null || recordProblem(latest, {}) !== undefined) {
+            this.dropped(sid);
+            return finish(null, false);
+          }
+          const previous = takeMeta(latest);
+          const record = mergeChanges(latest, session, snapshot.values, after);
+          const stamp = { createdAt: previous?.createdAt ?? meta.createdAt, lastSeen: meta.lastSeen };
+          this.store(sid, this.record(record, stamp), finish);
         },
       ),
     );
   }
 
-  /** Whether the latest stored copy is a session to write into; if not, this request's changes are dropped. */
-  private live(sid: string, latest: unknown): boolean {
-    if (latest != null && recordProblem(latest, {}) === undefined) return true;
+  private dropped(sid: string): void {
     this.options.logger.debug?.(`Session ${hashId(sid)} was destroyed while a request used it; its changes were dropped`);
-    return false;
   }
 
   /** The record to store: the session, with the module's timestamps when a timeout needs them. */
@@ -148,11 +148,11 @@ export class ChangeWriter {
     return this.options.stamped ? toRecord(session, meta) : (session as Data);
   }
 
-  private store(sid: string, record: Data, callback: Callback<Written | undefined>): void {
+  private store(sid: string, record: Data, callback: Callback<boolean>): void {
     this.options.caller.call(
       'set',
       (cb) => this.options.inner.set(sid, record as unknown as SessionData, cb),
-      (err) => (err ? callback(err) : callback(null, {})),
+      (err) => callback(err, !err),
     );
   }
 }

@@ -1,15 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { Store } from 'express-session';
-import type { SessionData } from 'express-session';
 import type { Callback } from './store-call.js';
 
 /**
- * A store whose real store is built asynchronously (its driver is an optional dependency, loaded
- * with `import()` on first use), so that the helpers that make one can be called synchronously,
- * inside `SessionModule.forRoot()`. Calls made before the real store exists wait for it; if it
+ * A store whose backend (`S`: a driver's store or client) is built asynchronously (its driver is an optional
+ * dependency, loaded with `import()` on first use), so that the helpers that make one can be called
+ * synchronously, inside `SessionModule.forRoot()`. Calls made before the backend exists wait for it; if it
  * cannot be built, every call fails with the reason (the request gets the module's 503). Internal.
  */
-export abstract class DeferredStore<S extends Store = Store> extends Store {
+export abstract class DeferredStore<S> extends Store {
   protected readonly logger: Logger;
   private loaded?: S;
   private failure?: unknown;
@@ -56,34 +55,6 @@ export abstract class DeferredStore<S extends Store = Store> extends Store {
     return undefined;
   }
 
-  override get(sid: string, callback: Callback<SessionData | null>): void {
-    this.withStore(callback, (store) => store.get(sid, callback));
-  }
-
-  override set(sid: string, session: SessionData, callback?: Callback): void {
-    this.withStore(callback, (store) => store.set(sid, session, callback));
-  }
-
-  override destroy(sid: string, callback?: Callback): void {
-    this.withStore(callback, (store) => store.destroy(sid, callback));
-  }
-
-  override touch(sid: string, session: SessionData, callback?: Callback): void {
-    this.withStore(callback, (store) => (store.touch ? store.touch(sid, session, callback ?? noop) : callback?.()));
-  }
-
-  override all(callback: Callback<any>): void {
-    this.withStore(callback, (store) => (store.all ? store.all(callback) : callback(unsupported('all'))));
-  }
-
-  override length(callback: Callback<number>): void {
-    this.withStore(callback, (store) => (store.length ? store.length(callback) : callback(unsupported('length'))));
-  }
-
-  override clear(callback?: Callback): void {
-    this.withStore(callback, (store) => (store.clear ? store.clear(callback) : callback?.(unsupported('clear'))));
-  }
-
   private guard(store: S, use: (store: S) => void, fail: (err: unknown) => void): void {
     const refused = this.refuse(store);
     if (refused) return fail(refused);
@@ -95,15 +66,9 @@ export abstract class DeferredStore<S extends Store = Store> extends Store {
   }
 }
 
-function noop(): void {}
-
-function unsupported(operation: string): Error {
-  return new Error(`The session store does not implement ${operation}()`);
-}
-
 /**
  * Loads an optional peer dependency, or fails with an error that says what to install.
- * `packages` are npm install specs, e.g. `['redis@5', 'connect-redis@9']`.
+ * `packages` are npm install specs, e.g. `['pg@8', 'connect-pg-simple@10']`.
  */
 export async function loadOptional<T>(load: () => Promise<T>, helper: string, packages: string[]): Promise<T> {
   try {

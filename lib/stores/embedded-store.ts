@@ -2,9 +2,9 @@ import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
 import { LRUCache } from 'lru-cache';
 import type { EmbeddedStoreOptions } from '../interfaces/index.js';
-import { CONDITIONAL } from './conditional-store.js';
-import type { ConditionalWrites } from './conditional-store.js';
-import { ownValue } from './session-record.js';
+import { CHANGED_KEY_WRITES, cookieExpiry, recordJson } from './changed-key-writes.js';
+import type { ChangedKeyWrites, RecordWrite } from './changed-key-writes.js';
+import { ownValue, serialise } from './session-record.js';
 import type { Callback } from './store-call.js';
 
 /** Default cap on the number of sessions the embedded store holds. */
@@ -14,14 +14,21 @@ export const DEFAULT_EMBEDDED_TTL = 86_400_000;
 /** Default time between two sweeps of expired sessions. */
 export const DEFAULT_SWEEP_INTERVAL = 60_000;
 
+/** One stored session: each value as JSON (the cookie apart), so a change rewrites only its own keys. */
+interface Entry {
+  values: Map<string, string>;
+  cookie: string;
+}
+
 /**
  * The module's default store: in memory, bounded, expiring. Sessions expire with their cookie
  * (`expires`, which express-session derives from `maxAge`), the least recently used is evicted past
  * `maxSessions`, and a sweep that never keeps the process alive removes what expired.
- * One process only: use Redis or PostgreSQL when the app runs as more than one instance.
+ * One process only: use Redis, PostgreSQL or SQLite when the app runs as more than one instance or must
+ * keep its sessions across restarts.
  */
 export class EmbeddedStore extends Store {
-  private readonly cache: LRUCache<string, string>;
+  private readonly cache: LRUCache<string, Entry>;
   private readonly defaultTtl: number;
   private readonly sweeper: NodeJS.Timeout;
 
@@ -31,39 +38,39 @@ export class EmbeddedStore extends Store {
     if (!Number.isInteger(max) || max < 1) {
       throw new TypeError(`embeddedStore.maxSessions must be a whole number of at least 1, not ${String(max)}`);
     }
-    this.defaultTtl = options.defaultTtl ?? DEFAULT_EMBEDDED_TTL;
-    this.cache = new LRUCache<string, string>({ max, ttl: this.defaultTtl, updateAgeOnGet: false });
     const sweepInterval = options.sweepInterval ?? DEFAULT_SWEEP_INTERVAL;
     if (typeof sweepInterval !== 'number' || !(sweepInterval > 0) || !Number.isFinite(sweepInterval)) {
-      throw new TypeError(`embeddedStore.sweepInterval must be a number of milliseconds above 0, not ${String(sweepInterval)}`);
+      throw new TypeError(
+        `embeddedStore.sweepInterval must be a number of milliseconds above 0, not ${String(sweepInterval)}`,
+      );
     }
+    this.defaultTtl = options.defaultTtl ?? DEFAULT_EMBEDDED_TTL;
+    this.cache = new LRUCache<string, Entry>({ max, ttl: this.defaultTtl, updateAgeOnGet: false });
     this.sweeper = setInterval(() => this.cache.purgeStale(), sweepInterval);
     this.sweeper.unref();
   }
 
   override get(sid: string, callback: Callback<SessionData | null>): void {
-    const raw = this.cache.get(sid);
-    callback(null, raw === undefined ? null : (JSON.parse(raw) as SessionData));
+    const entry = this.cache.get(sid);
+    callback(null, entry === undefined ? null : parse(entry));
   }
 
   override set(sid: string, session: SessionData, callback?: Callback): void {
+    let entry: Entry;
     try {
-      this.save(sid, session);
+      entry = { values: serialise(session), cookie: JSON.stringify(session.cookie) };
     } catch (err) {
       callback?.(err);
       return;
     }
+    this.put(sid, entry, cookieExpiry(session.cookie));
     callback?.();
   }
 
   override touch(sid: string, session: SessionData, callback?: Callback): void {
-    const raw = this.cache.get(sid);
-    if (raw !== undefined) {
-      // Only the cookie (and so the expiry) changes: the data stays as last saved.
-      const stored = JSON.parse(raw) as SessionData;
-      stored.cookie = session.cookie;
-      this.write(sid, JSON.stringify(stored), stored);
-    }
+    const entry = this.cache.get(sid);
+    // Only the cookie (and so the expiry) changes: the data stays as last saved.
+    if (entry !== undefined) this.put(sid, { values: entry.values, cookie: JSON.stringify(session.cookie) }, cookieExpiry(session.cookie));
     callback?.();
   }
 
@@ -75,7 +82,7 @@ export class EmbeddedStore extends Store {
   override all(callback: Callback<Record<string, SessionData>>): void {
     this.cache.purgeStale();
     const sessions: Record<string, SessionData> = {};
-    for (const [sid, raw] of this.cache.entries()) ownValue(sessions, sid, JSON.parse(raw));
+    for (const [sid, entry] of this.cache.entries()) ownValue(sessions, sid, parse(entry));
     callback(null, sessions);
   }
 
@@ -89,25 +96,21 @@ export class EmbeddedStore extends Store {
     callback?.();
   }
 
-  /** Conditional writes (internal): the revision of a session is its stored text. */
-  readonly [CONDITIONAL]: ConditionalWrites = {
+  /** Changed-key writes (internal): synchronous updates of the stored values, nothing parsed or serialised again. */
+  readonly [CHANGED_KEY_WRITES]: ChangedKeyWrites = {
     replaces: { get: EmbeddedStore.prototype.get, set: EmbeddedStore.prototype.set },
-    get: (sid, callback) => {
-      const raw = this.cache.get(sid);
-      callback(null, raw === undefined ? null : { record: JSON.parse(raw), revision: raw });
+    replace: (sid: string, write: RecordWrite, callback: Callback) => {
+      this.put(sid, { values: new Map(write.set), cookie: write.cookie }, write.expires);
+      callback();
     },
-    setIf: (sid, record, revision, callback) => {
-      const current = this.cache.peek(sid);
-      if (current === undefined) return callback(null, { status: 'gone' });
-      if (current !== revision)
-        return callback(null, { status: 'changed', latest: JSON.parse(current), revision: current });
-      let raw: string;
-      try {
-        raw = this.save(sid, record as SessionData);
-      } catch (err) {
-        return callback(err);
-      }
-      callback(null, { status: 'written', revision: raw });
+    patch: (sid: string, write: RecordWrite, callback: Callback<boolean>) => {
+      const entry = this.cache.get(sid);
+      if (entry === undefined) return callback(null, false);
+      for (const [key, value] of write.set) entry.values.set(key, value);
+      for (const key of write.unset) entry.values.delete(key);
+      entry.cookie = write.cookie;
+      this.put(sid, entry, write.expires);
+      callback(null, true);
     },
   };
 
@@ -117,26 +120,15 @@ export class EmbeddedStore extends Store {
     this.cache.clear();
   }
 
-  /** Stores the session as JSON and returns that text; throws what JSON.stringify throws. */
-  private save(sid: string, session: SessionData): string {
-    const raw = JSON.stringify(session);
-    this.write(sid, raw, session);
-    return raw;
+  /** Stores an entry until `expires` (epoch ms; undefined: the default lifetime), or removes it if that has passed. */
+  private put(sid: string, entry: Entry, expires: number | undefined): void {
+    const ttl = expires === undefined ? this.defaultTtl : expires - Date.now();
+    if (ttl <= 0) this.cache.delete(sid);
+    else this.cache.set(sid, entry, { ttl });
   }
+}
 
-  private write(sid: string, raw: string, session: SessionData): void {
-    const ttl = this.ttlOf(session);
-    if (ttl <= 0) {
-      this.cache.delete(sid);
-      return;
-    }
-    this.cache.set(sid, raw, { ttl });
-  }
-
-  private ttlOf(session: SessionData): number {
-    const expires = (session.cookie as { expires?: Date | string | null } | undefined)?.expires;
-    if (expires == null) return this.defaultTtl;
-    const at = expires instanceof Date ? expires.getTime() : Date.parse(expires);
-    return Number.isNaN(at) ? this.defaultTtl : at - Date.now();
-  }
+/** A fresh session object from a stored entry. */
+function parse(entry: Entry): SessionData {
+  return JSON.parse(recordJson({ set: entry.values, cookie: entry.cookie })) as SessionData;
 }

@@ -6,8 +6,7 @@ import { unserialisableSession } from '../session.errors.js';
 import { describe, hashId } from '../log-format.js';
 import { attachSessionState, sessionStateOf } from '../session-state.js';
 import type { SessionSnapshot } from '../session-state.js';
-import { conditionalOf, loadedRevision, readRecord } from './conditional-store.js';
-import type { ConditionalWrites } from './conditional-store.js';
+import { changedKeyWritesOf } from './changed-key-writes.js';
 import { StoreCaller } from './store-call.js';
 import type { Callback, StoreCallOptions } from './store-call.js';
 import { recordProblem, serialise, takeMeta } from './session-record.js';
@@ -46,8 +45,6 @@ export class GuardedStore extends Store {
   private readonly writer: ChangeWriter;
   /** What a loaded record is checked against; fixed for the store's life. */
   private readonly limits: RecordLimits;
-  /** The store's conditional writes, when it has them (see CONDITIONAL). */
-  private readonly conditional?: ConditionalWrites;
 
   constructor(
     readonly inner: Store,
@@ -59,11 +56,10 @@ export class GuardedStore extends Store {
       absoluteTimeout: options.absoluteTimeout,
       cookieExpiry: typeof inner.touch !== 'function',
     };
-    this.conditional = conditionalOf(inner);
     this.caller = new StoreCaller(options);
     this.writer = new ChangeWriter({
       inner,
-      conditional: this.conditional,
+      keyed: changedKeyWritesOf(inner),
       caller: this.caller,
       logger: this.logger,
       stamped: Boolean(options.idleTimeout || options.absoluteTimeout),
@@ -103,7 +99,7 @@ export class GuardedStore extends Store {
   override get(sid: string, callback: Callback<SessionData | null>): void {
     this.caller.read<Data | null>(
       'get',
-      (cb) => readRecord(this.inner, this.conditional, sid, cb),
+      (cb) => this.inner.get(sid, cb as Callback<SessionData | null>),
       (err, record) => (err ? callback(err) : callback(null, this.usable(sid, record) as SessionData | null)),
     );
   }
@@ -116,7 +112,6 @@ export class GuardedStore extends Store {
       values: serialise(record),
       stored: true,
       written: false,
-      revision: loadedRevision(record),
     };
     const session = super.createSession(req, record);
     attachSessionState(session, { snapshot, createdAt: meta?.createdAt });

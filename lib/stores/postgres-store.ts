@@ -2,8 +2,8 @@ import expressSession from 'express-session';
 import type { SessionData, Store } from 'express-session';
 import { ownStore } from './owned-stores.js';
 import { DeferredStore, loadOptional } from './deferred-store.js';
-import { CONDITIONAL } from './conditional-store.js';
-import type { ConditionalWrites } from './conditional-store.js';
+import { CHANGED_KEY_WRITES } from './changed-key-writes.js';
+import type { ChangedKeyWrites } from './changed-key-writes.js';
 import { toCallback } from './store-call.js';
 import type { Callback } from './store-call.js';
 import { SessionTable } from './postgres-table.js';
@@ -87,14 +87,11 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
     this.afterTable(callback, (store) => store.destroy(sid, callback));
   }
 
-  /**
-   * Conditional writes (internal): a session's revision is its row's `sess` as stored text, and `setIf` is
-   * one `UPDATE ... WHERE` that text is unchanged (see SessionTable.writeIf).
-   */
-  readonly [CONDITIONAL]: ConditionalWrites = {
+  /** Changed-key writes (internal): one statement each (see SessionTable.replace and SessionTable.patch). */
+  readonly [CHANGED_KEY_WRITES]: ChangedKeyWrites = {
     replaces: { get: PostgresSessionStore.prototype.get, set: PostgresSessionStore.prototype.set },
-    get: (sid, callback) => this.run(callback, () => this.table.read(sid)),
-    setIf: (sid, record, revision, callback) => this.run(callback, () => this.table.writeIf(sid, record, revision)),
+    replace: (sid, write, callback) => this.run(callback, () => this.table.replace(sid, write)),
+    patch: (sid, write, callback) => this.run(callback, () => this.table.patch(sid, write)),
   };
 
   /** Extends the row's expiry and the stored `cookie.expires` in one `UPDATE` (see SessionTable.touch). */

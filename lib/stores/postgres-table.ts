@@ -1,13 +1,14 @@
 import type { SessionData } from 'express-session';
 import type { PgPoolLike } from '../interfaces/postgres-store-options.interface.js';
-import type { SetIfResult } from './conditional-store.js';
+import { recordJson } from './changed-key-writes.js';
+import type { RecordWrite } from './changed-key-writes.js';
 import { ownValue } from './session-record.js';
 
 type Query = PgPoolLike['query'];
 
 /**
  * The SQL postgresStore() sends itself on connect-pg-simple's table (`sid varchar primary key, sess json,
- * expire timestamp`): table creation, touch, conditional reads and writes, all, length and clear.
+ * expire timestamp`): table creation, touch, changed-key writes, all, length and clear.
  * connect-pg-simple sends get, set and destroy. Internal.
  */
 export class SessionTable {
@@ -51,30 +52,28 @@ export class SessionTable {
     await this.query(text + ' WHERE sid = $2', values);
   }
 
-  /** A live row's session and its stored text (a `json` column keeps the text as written), or null. */
-  async read(sid: string): Promise<{ record: unknown; revision: string } | null> {
-    const { rows } = await this.query(
-      `SELECT sess::text AS sess FROM ${this.name} WHERE sid = $1 AND expire >= to_timestamp($2)`,
-      [sid, liveAfter()],
+  /** Stores a whole record, replacing any row with this id: one `INSERT ... ON CONFLICT`. */
+  async replace(sid: string, write: RecordWrite): Promise<void> {
+    await this.query(
+      `INSERT INTO ${this.name} (sid, sess, expire) VALUES ($1, $2::json, to_timestamp($3)) ` +
+        'ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire',
+      [sid, recordJson(write), this.writeExpireSeconds(write)],
     );
-    return rows.length === 0 ? null : { record: JSON.parse(rows[0].sess as string), revision: rows[0].sess as string };
   }
 
   /**
-   * Writes the session only if its live row still holds the text `revision`: one `UPDATE ... WHERE`, which
-   * PostgreSQL re-checks against a row another transaction changed meanwhile. Only when it updates nothing
-   * does a `SELECT` tell a changed session from one that is gone.
+   * Applies a change to the live row in one `UPDATE`: the removed keys and the set keys (with the cookie) are
+   * applied to the stored session with `jsonb`'s `-` and `||`, and the expiry moves with it. PostgreSQL applies
+   * concurrent updates of one row one after another, each to the latest copy. Resolves false when there is
+   * no live row (nothing is written).
    */
-  async writeIf(sid: string, record: object, revision: string): Promise<SetIfResult> {
-    const json = JSON.stringify(record);
+  async patch(sid: string, write: RecordWrite): Promise<boolean> {
     const result = await this.query(
-      `UPDATE ${this.name} SET sess = $2::json, expire = to_timestamp($3) ` +
-        'WHERE sid = $1 AND sess::text = $4 AND expire >= to_timestamp($5)',
-      [sid, json, this.expireSeconds(record as SessionData), revision, liveAfter()],
+      `UPDATE ${this.name} SET sess = ((sess::jsonb - $2::text[]) || $3::jsonb)::json, expire = to_timestamp($4) ` +
+        'WHERE sid = $1 AND expire >= to_timestamp($5)',
+      [sid, write.unset, recordJson(write), this.writeExpireSeconds(write), liveAfter()],
     );
-    if ((result as { rowCount?: number | null }).rowCount === 1) return { status: 'written', revision: json };
-    const found = await this.read(sid);
-    return found ? { status: 'changed', latest: found.record, revision: found.revision } : { status: 'gone' };
+    return (result as { rowCount?: number | null }).rowCount === 1;
   }
 
   async all(): Promise<Record<string, SessionData>> {
@@ -97,6 +96,11 @@ export class SessionTable {
 
   async clear(): Promise<void> {
     await this.query(`DELETE FROM ${this.name}`);
+  }
+
+  /** The row's expiry in epoch seconds for a write. */
+  private writeExpireSeconds(write: RecordWrite): number {
+    return Math.ceil((write.expires ?? Date.now() + this.ttl) / 1000);
   }
 
   /** The row's expiry in epoch seconds: the cookie's, else now + `ttl` (as connect-pg-simple computes it). */

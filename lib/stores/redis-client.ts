@@ -22,7 +22,7 @@ interface OwnedClient extends RedisClientLike {
 export async function createOwnedClient(
   options: RedisUrlStoreOptions,
 ): Promise<{ client: RedisClientLike; connect: () => void }> {
-  const { createClient } = await loadOptional(() => import('redis'), 'redisStore()', ['redis@5', 'connect-redis@9']);
+  const { createClient } = await loadOptional(() => import('redis'), 'redisStore()', ['redis@5']);
   const extra = options.clientOptions ?? {};
   const socket = { reconnectStrategy, ...(extra.socket as object | undefined) };
   const client = createClient({ disableOfflineQueue: true, ...extra, socket, url: options.url }) as unknown as OwnedClient;

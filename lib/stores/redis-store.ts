@@ -1,12 +1,13 @@
-import type { SessionData, Store } from 'express-session';
+import type { SessionData } from 'express-session';
 import { ownStore } from './owned-stores.js';
-import { DeferredStore, loadOptional } from './deferred-store.js';
-import { CONDITIONAL } from './conditional-store.js';
-import type { ConditionalWrites } from './conditional-store.js';
+import { DeferredStore } from './deferred-store.js';
+import { CHANGED_KEY_WRITES } from './changed-key-writes.js';
+import type { ChangedKeyWrites } from './changed-key-writes.js';
+import { ownValue } from './session-record.js';
 import { toCallback } from './store-call.js';
 import type { Callback } from './store-call.js';
-import { readSession, writeSession, writeSessionIf } from './redis-commands.js';
-import type { RedisCommands } from './redis-commands.js';
+import { RedisSessions } from './redis-sessions.js';
+import type { RedisCommands } from './redis-sessions.js';
 import { closeOwnedClient, createOwnedClient, isRedisUrl } from './redis-client.js';
 import type {
   RedisClientLike,
@@ -17,12 +18,12 @@ import type {
 const DEFAULT_TTL = 86_400_000;
 
 /**
- * A Redis session store (`connect-redis@9` over a `redis@5` client) that reports the connection's state
- * to the module: it emits `disconnect` when the connection drops and `connect` when it is ready again,
- * and while it is down every call fails at once, so requests get the module's 503 instead of waiting.
- * Made by {@link redisStore}.
+ * A Redis session store over a `redis@5` client that reports the connection's state to the module: it emits
+ * `disconnect` when the connection drops and `connect` when it is ready again, and while it is down every call
+ * fails at once, so requests get the module's 503 instead of waiting. Each session is a hash, and a request's
+ * changes are applied to it in one script (see RedisSessions). Made by {@link redisStore}.
  */
-export class RedisSessionStore extends DeferredStore {
+export class RedisSessionStore extends DeferredStore<RedisSessions> {
   private redis?: RedisClientLike;
   private up: boolean | undefined;
   private closed = false;
@@ -69,55 +70,17 @@ export class RedisSessionStore extends DeferredStore {
   }
 
   /**
-   * Reads the session (one GET). A key kept alive by `touch` expires later than the stored `cookie.expires`,
+   * Reads the session (one HGETALL). A key kept alive by `touch` expires later than the stored `cookie.expires`,
    * which dates from the last save: the module trusts the key's expiry for stores that touch, so that date is
    * not used to judge the session expired.
    */
   override get(sid: string, callback: Callback<SessionData | null>): void {
-    this.withStore(callback, (store) =>
-      toCallback(
-        readSession(this.commands, keyOf(store, sid)).then((found) => (found?.record ?? null) as SessionData | null),
-        callback,
-      ),
-    );
+    this.use(callback, (sessions) => sessions.get(sid) as Promise<SessionData | null>);
   }
 
-  /**
-   * Conditional writes (internal): a session's revision is its stored JSON, and `setIf` is one Lua script
-   * (compare by SHA-1, then SET with the expiry), so a changed session is written in one round trip and two
-   * instances never overwrite each other's changes.
-   */
-  readonly [CONDITIONAL]: ConditionalWrites = {
-    replaces: { get: RedisSessionStore.prototype.get, set: RedisSessionStore.prototype.set },
-    get: (sid, callback) =>
-      this.withStore(callback, (store) =>
-        toCallback(
-          readSession(this.commands, keyOf(store, sid)).then((found) =>
-            found ? { record: found.record, revision: found.raw } : null,
-          ),
-          callback,
-        ),
-      ),
-    setIf: (sid, record, revision, callback) =>
-      this.withStore(callback, (store) =>
-        toCallback(
-          writeSessionIf(
-            this.commands,
-            keyOf(store, sid),
-            JSON.stringify(record),
-            revision,
-            this.ttlOf(record as SessionData),
-          ),
-          callback,
-        ),
-      ),
-  };
-
-  /** Saves the session as JSON under `prefix + sid`, expiring to the millisecond with its cookie. */
+  /** Stores the session as a hash under `prefix + sid`, expiring to the millisecond with its cookie. */
   override set(sid: string, session: SessionData, callback?: Callback): void {
-    this.withStore(callback, (store) =>
-      toCallback(writeSession(this.commands, keyOf(store, sid), JSON.stringify(session), this.ttlOf(session)), callback),
-    );
+    this.use(callback, (sessions) => sessions.set(sid, session));
   }
 
   /** Extends the key's expiry to the cookie's (one PEXPIRE); the stored session is not rewritten. */
@@ -126,23 +89,45 @@ export class RedisSessionStore extends DeferredStore {
       callback?.();
       return;
     }
-    this.withStore(callback, (store) =>
-      toCallback(
-        this.commands.pExpire(keyOf(store, sid), this.ttlOf(session)).then(() => undefined),
-        callback,
-      ),
-    );
+    this.use(callback, (sessions) => sessions.touch(sid, session));
   }
 
-  private get commands(): RedisCommands {
-    return this.client as unknown as RedisCommands;
+  override destroy(sid: string, callback?: Callback): void {
+    this.use(callback, (sessions) => sessions.destroy(sid));
   }
 
-  /** Milliseconds until the session expires: its cookie's expiry, else the `ttl` option. */
-  private ttlOf(session: SessionData): number {
-    const expires = (session.cookie as { expires?: Date | string | null } | undefined)?.expires;
-    if (!expires) return this.options.ttl ?? DEFAULT_TTL;
-    return new Date(expires).getTime() - Date.now();
+  override all(callback: Callback<Record<string, SessionData>>): void {
+    this.use(callback, async (sessions) => {
+      const ids = await sessions.ids();
+      const records = await Promise.all(ids.map((sid) => sessions.get(sid)));
+      const all: Record<string, SessionData> = {};
+      ids.forEach((sid, i) => {
+        if (records[i] && typeof records[i] === 'object') ownValue(all, sid, records[i]);
+      });
+      return all;
+    });
+  }
+
+  override length(callback: Callback<number>): void {
+    this.use(callback, async (sessions) => (await sessions.ids()).length);
+  }
+
+  override clear(callback?: Callback): void {
+    this.use(callback, async (sessions) => {
+      await Promise.all((await sessions.ids()).map((sid) => sessions.destroy(sid)));
+    });
+  }
+
+  /** Changed-key writes (internal): one script per change (see RedisSessions). */
+  readonly [CHANGED_KEY_WRITES]: ChangedKeyWrites = {
+    replaces: { get: RedisSessionStore.prototype.get, set: RedisSessionStore.prototype.set },
+    replace: (sid, write, callback) => this.use(callback, (sessions) => sessions.replace(sid, write)),
+    patch: (sid, write, callback) => this.use(callback, (sessions) => sessions.patch(sid, write)),
+  };
+
+  /** Runs `work` with the sessions once the client exists, and hands its outcome to the callback. */
+  private use<T>(callback: Callback<T> | undefined, work: (sessions: RedisSessions) => Promise<T>): void {
+    this.withStore(callback, (sessions) => toCallback(work(sessions), callback));
   }
 
   protected override refuse(): Error | undefined {
@@ -155,11 +140,7 @@ export class RedisSessionStore extends DeferredStore {
     return undefined;
   }
 
-  private async build(): Promise<Store> {
-    const { RedisStore } = await loadOptional(() => import('connect-redis'), 'redisStore()', [
-      'redis@5',
-      'connect-redis@9',
-    ]);
+  private async build(): Promise<RedisSessions> {
     let client = this.options.client;
     let firstAttempt: Promise<void> | undefined;
     if (!client) {
@@ -171,12 +152,14 @@ export class RedisSessionStore extends DeferredStore {
       firstAttempt = this.watch(client);
       if (client.isReady || client.isOpen === false) firstAttempt = undefined;
     }
-    // connect-redis serves destroy, all, length, clear and ids; get, set and touch are the store's own
-    // (same keys and JSON, so sessions written by either are read by the other).
-    const store = new RedisStore({ client, prefix: this.options.prefix, disableTouch: this.options.disableTouch });
+    const sessions = new RedisSessions(
+      client as unknown as RedisCommands,
+      this.options.prefix ?? 'sess:',
+      this.options.ttl ?? DEFAULT_TTL,
+    );
     // The first request waits for the first connection attempt rather than failing while it is under way.
     await firstAttempt;
-    return store as unknown as Store;
+    return sessions;
   }
 
   /** Follows the client's state; resolves when the first connection attempt succeeded or failed. */
@@ -218,13 +201,9 @@ export class RedisSessionStore extends DeferredStore {
   }
 }
 
-function keyOf(store: Store, sid: string): string {
-  return (store as unknown as { prefix: string }).prefix + sid;
-}
-
 /**
- * A Redis session store for `session.store`, built on `connect-redis@9` and `redis@5` (optional peer
- * dependencies, loaded on first use: `npm install redis connect-redis`).
+ * A Redis session store for `session.store`, on `redis@5` (an optional peer dependency, loaded on first use:
+ * `npm install redis`). It reads sessions that connect-redis wrote, so switching keeps everyone logged in.
  *
  * - `redisStore({ url })`: the store opens the connection, and `app.close()` closes it.
  * - `redisStore({ client })`: the store uses your connected client and leaves it open.

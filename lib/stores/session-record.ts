@@ -42,6 +42,15 @@ export function sameValues(a: Values, b: Values): boolean {
   return true;
 }
 
+/** The keys whose values differ from `before` to `after` (with their new values), and the keys `after` dropped. */
+export function changedValues(before: Values, after: Values): { set: Map<string, string>; unset: string[] } {
+  const set = new Map<string, string>();
+  for (const [key, json] of after) if (before.get(key) !== json) set.set(key, json);
+  const unset: string[] = [];
+  for (const key of before.keys()) if (!after.has(key)) unset.push(key);
+  return { set, unset };
+}
+
 /** Whether the session must be written: a new id with something to keep, or values changed since the snapshot. */
 export function isDirty(snapshot: SessionSnapshot | undefined, sid: string, values: Values): boolean {
   if (!snapshot || snapshot.sid !== sid) return true;
