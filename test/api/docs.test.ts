@@ -10,29 +10,15 @@ function snippets(markdown: string): string[] {
 }
 
 /** The documents whose snippets are checked, each with the number of snippets it has at least. */
-interface CheckedDocument {
-  file: string;
-  atLeast: number;
-  /** Reported as a to-do instead of a failure (node:test's `todo`), while the document is being fixed. */
-  todo?: string;
-}
-
-const documents: CheckedDocument[] = [
+const documents: { file: string; atLeast: number }[] = [
   { file: 'README.md', atLeast: 5 },
   { file: 'docs/integrations.md', atLeast: 4 },
-  {
-    file: 'docs/stores.md',
-    atLeast: 7,
-    // TODO(docs/stores.md): remove `todo` once its snippets compile as written. Snippets 1 and 3 to 7 use names
-    // they neither import nor declare (SessionModule, redisStore, createClient, ConfigService, logger, secret,
-    // store).
-    todo: 'docs/stores.md: snippets 1 and 3-7 do not compile as written yet',
-  },
+  { file: 'docs/stores.md', atLeast: 7 },
 ];
 
-for (const { file, atLeast, todo } of documents)
+for (const { file, atLeast } of documents)
   describe(file, () => {
-    it('every TypeScript snippet compiles as written (strict, against the built package)', { todo }, () => {
+    it('every TypeScript snippet compiles as written (strict, against the built package)', () => {
       const blocks = snippets(readFileSync(resolve(file), 'utf8'));
       assert.ok(blocks.length >= atLeast, `found ${blocks.length} snippets`);
       // Inside the repository, so that the snippets resolve node_modules and the package by its name.

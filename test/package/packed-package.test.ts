@@ -107,10 +107,15 @@ describe(
       assert.ok(files.includes('dist/cjs/package.json'), 'dist/cjs is marked as CommonJS');
       assert.deepEqual(
         files.filter(
-          (f) => !f.startsWith('dist/') && f !== 'package.json' && !/^readme/i.test(f) && !/^license/i.test(f),
+          (f) =>
+            !f.startsWith('dist/') &&
+            !/^docs\/[\w-]+\.md$/.test(f) &&
+            f !== 'package.json' &&
+            !/^readme/i.test(f) &&
+            !/^license/i.test(f),
         ),
         [],
-        'nothing but dist, README and package.json is published',
+        'nothing but dist, docs/*.md, README, LICENSE and package.json is published',
       );
 
       for (const variant of VARIANTS) {
