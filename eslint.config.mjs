@@ -51,6 +51,8 @@ export default defineConfig(
       '@typescript-eslint/consistent-type-imports': 'error',
       // The typed store-driver interfaces take `any` on purpose (the drivers' own signatures vary).
       '@typescript-eslint/no-explicit-any': 'off',
+      // A parameter named with a leading underscore is part of an overridable signature, unused on purpose.
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
   {

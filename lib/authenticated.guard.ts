@@ -6,6 +6,7 @@ import type { SessionData, Store } from 'express-session';
 import { ALLOW_ANONYMOUS_KEY, SESSION_MODULE_OPTIONS } from './session.constants.js';
 import type { RequestSession } from './interfaces/index.js';
 import { requestOf } from './middleware/request-context.js';
+import { describe } from './log-format.js';
 import { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
 import { defaultIsAuthenticated } from './resolve-options.js';
 import type { ResolvedSessionModuleOptions } from './resolve-options.js';
@@ -58,7 +59,7 @@ export class AuthenticatedGuard implements CanActivate {
     if (!store || !request.session) return Promise.resolve();
     return new Promise((resolve, reject) => {
       store.get(request.sessionID, (err: unknown, data?: SessionData | null) => {
-        if (err) return reject(err);
+        if (err) return reject(err instanceof Error ? err : new Error(describe(err)));
         if (data) store.createSession(request, data);
         else store.generate?.(request);
         resolve();

@@ -23,7 +23,7 @@ export function checkProduction(session: ResolvedSessionModuleOptions['session']
   const problems: string[] = [];
   const secrets = Array.isArray(session.secret) ? session.secret : [session.secret];
   for (const secret of secrets) {
-    const text = String(secret);
+    const text = secretText(secret);
     if (SAMPLE_SECRETS.has(text.toLowerCase())) {
       problems.push('session.secret is a well-known sample value; use a long random string from the environment');
     } else if (text.length < MIN_SECRET_LENGTH) {
@@ -63,4 +63,12 @@ export function checkProduction(session: ResolvedSessionModuleOptions['session']
         'Use Redis or PostgreSQL for more than one instance, or set embeddedStore.allowInProduction to silence this.',
     );
   }
+}
+
+/** A secret as text (express-session takes strings, and Buffers or typed arrays too). */
+export function secretText(secret: unknown): string {
+  if (typeof secret === 'string') return secret;
+  if (ArrayBuffer.isView(secret))
+    return Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength).toString('latin1');
+  return secret == null ? '' : (JSON.stringify(secret) ?? '');
 }

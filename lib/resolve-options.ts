@@ -4,7 +4,7 @@ import { DEFAULT_STORE_TIMEOUT } from './session.constants.js';
 import type { RequestSession, SessionModuleOptions } from './interfaces/index.js';
 import { EmbeddedStore } from './stores/embedded-store.js';
 import { ownStore } from './stores/owned-stores.js';
-import { checkProduction } from './production-checks.js';
+import { checkProduction, secretText } from './production-checks.js';
 
 /** The options after defaults were merged: what `SESSION_MODULE_OPTIONS` holds. */
 export interface ResolvedSessionModuleOptions extends SessionModuleOptions {
@@ -30,7 +30,7 @@ export function resolveOptions(options: SessionModuleOptions): ResolvedSessionMo
   }
   const user = options.session;
   const secrets = Array.isArray(user.secret) ? user.secret : [user.secret];
-  if (secrets.length === 0 || secrets.some((s) => s == null || String(s).length === 0)) {
+  if (secrets.length === 0 || secrets.some((s) => secretText(s).length === 0)) {
     throw new Error(
       'SessionModule: options.session.secret is required: a long random string, or an array [newest, ...older] to rotate.',
     );

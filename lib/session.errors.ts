@@ -38,7 +38,7 @@ export function unserialisableSession(cause: unknown): InternalServerErrorExcept
  * Answers with a Nest HTTP error's status and JSON body (the body Nest's default filter writes), through
  * `end` (the response's `end`, or the one it had before express-session wrapped it).
  */
-export function writeHttpError(res: Response, error: HttpException, end: Response['end'] = res.end): Response {
+export function writeHttpError(res: Response, error: HttpException, end: Response['end'] = endOf(res)): Response {
   const body = JSON.stringify(error.getResponse());
   res.statusCode = error.getStatus();
   for (const header of ['ETag', 'Content-Encoding', 'Last-Modified']) res.removeHeader(header);
@@ -46,4 +46,13 @@ export function writeHttpError(res: Response, error: HttpException, end: Respons
   res.setHeader('Content-Length', Buffer.byteLength(body));
   end.call(res, body, 'utf8');
   return res;
+}
+
+/**
+ * The response's current `end`, to be called later with `.apply(res, ...)` or `.call(res, ...)` (the module
+ * keeps the one from before express-session wrapped it, and its own wrapper calls the one it replaced).
+ */
+export function endOf(res: Response): Response['end'] {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- always called with the response as `this`
+  return res.end;
 }

@@ -76,7 +76,7 @@ export class SessionService {
       if (key in old) (kept as Record<string, unknown>)[key] = (old as Partial<SessionData>)[key];
     }
     await fromCallback((cb) => old.regenerate(cb));
-    Object.assign(req.session!, kept);
+    Object.assign(req.session, kept);
   }
 
   /** Writes the session to the store now (for example before a redirect). */
@@ -121,7 +121,7 @@ export class SessionService {
   ): Promise<void> {
     const req = this.request();
     await this.regenerate(options);
-    Object.assign(req.session!, data, { userId });
+    Object.assign(req.session, data, { userId });
     try {
       await this.save();
     } catch (err) {

@@ -1,6 +1,6 @@
 /** The parts of a `pg@8` `Pool` the store uses. Typed here so that this package's types never need `pg`. */
 export interface PgPoolLike {
-  query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
+  query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount?: number | null }>;
   end(): Promise<void>;
   on(event: string, listener: (...args: any[]) => void): unknown;
 }

@@ -33,7 +33,8 @@ export function findDependant(modules: ModulesContainer, service: Class): string
     for (const collection of [module.providers, module.controllers, module.injectables, module.middlewares]) {
       if (!collection) continue;
       for (const wrapper of collection.values()) {
-        if (dependsOn(wrapper, service)) return String(wrapper.name ?? 'an anonymous provider');
+        if (dependsOn(wrapper, service))
+          return typeof wrapper.name === 'string' ? wrapper.name : 'an anonymous provider';
       }
     }
   }
@@ -57,7 +58,9 @@ function dependsOn(wrapper: WrapperLike, service: Class): boolean {
 function isService(token: unknown, service: Class): boolean {
   if (token && typeof token === 'object') {
     // `forwardRef(() => X)` anywhere, `{ token, optional }` in a factory's inject.
-    if ('forwardRef' in token && typeof token.forwardRef === 'function') return isService(token.forwardRef(), service);
+    if ('forwardRef' in token && typeof token.forwardRef === 'function') {
+      return isService((token.forwardRef as () => unknown)(), service);
+    }
     if ('token' in token) return isService(token.token, service);
     return false;
   }

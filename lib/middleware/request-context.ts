@@ -45,12 +45,12 @@ export function requestOf(context: ExecutionContext): Request {
   if (type === 'http') return context.switchToHttp().getRequest<Request>();
   if (type === 'graphql') {
     // The resolver's arguments are (root, args, context, info); Nest's GqlExecutionContext reads the same slot.
-    const req = (context.getArgByIndex(2) as { req?: Request } | undefined)?.req;
+    const req = context.getArgByIndex<{ req?: Request } | undefined>(2)?.req;
     if (!req) throw new Error(GRAPHQL_NO_REQUEST);
     return req;
   }
   if (type === 'ws') {
-    const req = (context.switchToWs().getClient() as { request?: Request } | undefined)?.request;
+    const req = context.switchToWs().getClient<{ request?: Request } | undefined>()?.request;
     if (!req || typeof req !== 'object') throw new Error(WS_NO_REQUEST);
     if (!servedBySession(req)) throw new Error(WS_NO_SESSION);
     return req;

@@ -1,7 +1,7 @@
 import { HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { describe } from '../log-format.js';
-import { storeUnavailable, unserialisableSession, writeHttpError } from '../session.errors.js';
+import { endOf, storeUnavailable, unserialisableSession, writeHttpError } from '../session.errors.js';
 import { sessionStateOf } from '../session-state.js';
 import type { GuardedStore } from '../stores/guarded-store.js';
 import { isDirty, serialise } from '../stores/session-record.js';
@@ -39,7 +39,7 @@ export function commitBeforeEnd(
   loadedId: string | undefined,
   { store, plainEnd }: CommitSettings,
 ): void {
-  const end = res.end;
+  const end = endOf(res);
   /** Set once the session was checked (serialisable, saved if changed). */
   let committed = false;
   /** Set once the module saved or touched the session itself: the response ends without express-session's end. */

@@ -1,10 +1,9 @@
 import { Logger } from '@nestjs/common';
-import type { CipherKey } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import expressSession from 'express-session';
 import { describe } from '../log-format.js';
 import type { ResolvedSessionModuleOptions } from '../resolve-options.js';
-import { storeUnavailable, writeHttpError } from '../session.errors.js';
+import { endOf, storeUnavailable, writeHttpError } from '../session.errors.js';
 import { sessionStateOf } from '../session-state.js';
 import { GuardedStore } from '../stores/guarded-store.js';
 import { markLoadFailure } from './load-failure.js';
@@ -53,7 +52,7 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions, cont
   const secret = options.session.secret;
   const cookie: CookieSettings = {
     name: options.session.name ?? 'connect.sid',
-    secrets: (Array.isArray(secret) ? secret : [secret]) as CipherKey[],
+    secrets: Array.isArray(secret) ? secret : [secret],
   };
   const commit: CommitSettings = { store, plainEnd: options.session.resave !== true };
 
@@ -66,7 +65,7 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions, cont
   const load = (req: Request, res: Response, next: NextFunction, andThen?: Step): void => {
     // res.end before express-session wraps it: once the module has saved or touched the session itself,
     // express-session's end has nothing left to do but hash the session twice more.
-    const rawEnd = res.end;
+    const rawEnd = endOf(res);
     let continued = false;
     session(req, res, (err?: unknown) => {
       if (continued) {

@@ -7,7 +7,15 @@ import { cookieExpiry } from './changed-key-writes.js';
 import type { ChangedKeyWrites, RecordWrite } from './changed-key-writes.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { Callback, StoreCaller } from './store-call.js';
-import { changedValues, mergeChanges, META_KEY, recordProblem, sameValues, takeMeta, toRecord } from './session-record.js';
+import {
+  changedValues,
+  mergeChanges,
+  META_KEY,
+  recordProblem,
+  sameValues,
+  takeMeta,
+  toRecord,
+} from './session-record.js';
 import type { RecordMeta } from './session-record.js';
 
 type Data = Record<string, unknown>;
@@ -68,7 +76,11 @@ export class ChangeWriter {
         this.patch(sid, this.recordWrite(session, set, unset, meta), done);
       } else {
         const write = this.recordWrite(session, new Map(values), [], meta);
-        this.options.caller.call('set', (cb) => keyed.replace(sid, write, cb), (err) => done(err, !err));
+        this.options.caller.call(
+          'set',
+          (cb) => keyed.replace(sid, write, cb),
+          (err) => done(err, !err),
+        );
       }
     } else if (snapshot?.stored) {
       this.merge(sid, session, snapshot, values, meta, done);
@@ -140,7 +152,9 @@ export class ChangeWriter {
   }
 
   private dropped(sid: string): void {
-    this.options.logger.debug?.(`Session ${hashId(sid)} was destroyed while a request used it; its changes were dropped`);
+    this.options.logger.debug?.(
+      `Session ${hashId(sid)} was destroyed while a request used it; its changes were dropped`,
+    );
   }
 
   /** The record to store: the session, with the module's timestamps when a timeout needs them. */

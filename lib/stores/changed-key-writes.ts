@@ -31,8 +31,8 @@ export interface ChangedKeyWrites {
    * written then).
    */
   patch(sid: string, write: RecordWrite, callback: Callback<boolean>): void;
-  /** The store's own `get` and `set`: the capability is used only while they are not overridden. */
-  replaces: { get: unknown; set: unknown };
+  /** The class that defines these writes: they are used only while the store's `get` and `set` are that class's own. */
+  owner: abstract new (...args: never[]) => object;
 }
 
 /** A store with changed-key writes (internal). */
@@ -47,8 +47,9 @@ export interface ChangedKeyStore {
 export function changedKeyWritesOf(store: object): ChangedKeyWrites | undefined {
   const capability = (store as Partial<ChangedKeyStore>)[CHANGED_KEY_WRITES];
   if (!capability || typeof capability.patch !== 'function') return undefined;
+  const own = capability.owner.prototype as { get?: unknown; set?: unknown };
   const { get, set } = store as { get?: unknown; set?: unknown };
-  return get === capability.replaces.get && set === capability.replaces.set ? capability : undefined;
+  return get === own.get && set === own.set ? capability : undefined;
 }
 
 /** The record `write` describes, as the JSON text of one object (values are already JSON: nothing is parsed). */

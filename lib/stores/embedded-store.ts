@@ -70,7 +70,8 @@ export class EmbeddedStore extends Store {
   override touch(sid: string, session: SessionData, callback?: Callback): void {
     const entry = this.cache.get(sid);
     // Only the cookie (and so the expiry) changes: the data stays as last saved.
-    if (entry !== undefined) this.put(sid, { values: entry.values, cookie: JSON.stringify(session.cookie) }, cookieExpiry(session.cookie));
+    if (entry !== undefined)
+      this.put(sid, { values: entry.values, cookie: JSON.stringify(session.cookie) }, cookieExpiry(session.cookie));
     callback?.();
   }
 
@@ -98,7 +99,7 @@ export class EmbeddedStore extends Store {
 
   /** Changed-key writes (internal): synchronous updates of the stored values, nothing parsed or serialised again. */
   readonly [CHANGED_KEY_WRITES]: ChangedKeyWrites = {
-    replaces: { get: EmbeddedStore.prototype.get, set: EmbeddedStore.prototype.set },
+    owner: EmbeddedStore,
     replace: (sid: string, write: RecordWrite, callback: Callback) => {
       this.put(sid, { values: new Map(write.set), cookie: write.cookie }, write.expires);
       callback();

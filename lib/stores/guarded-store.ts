@@ -209,7 +209,7 @@ export class GuardedStore extends Store {
 
   /** Calls one of the store's optional listing methods, or fails when the store has none. */
   private forward<T>(operation: 'all' | 'length' | 'clear', callback: Callback<T>): void {
-    const method = this.inner[operation] as ((cb: Callback<T>) => void) | undefined;
+    const method = (this.inner as unknown as Record<string, ((cb: Callback<T>) => void) | undefined>)[operation];
     if (typeof method !== 'function') {
       callback(new Error(`The session store does not implement ${operation}()`));
       return;

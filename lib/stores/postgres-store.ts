@@ -89,7 +89,7 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
 
   /** Changed-key writes (internal): one statement each (see SessionTable.replace and SessionTable.patch). */
   readonly [CHANGED_KEY_WRITES]: ChangedKeyWrites = {
-    replaces: { get: PostgresSessionStore.prototype.get, set: PostgresSessionStore.prototype.set },
+    owner: PostgresSessionStore,
     replace: (sid, write, callback) => this.run(callback, () => this.table.replace(sid, write)),
     patch: (sid, write, callback) => this.run(callback, () => this.table.patch(sid, write)),
   };
@@ -153,7 +153,7 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
       disableTouch: this.options.disableTouch,
       errorLog: (...args: unknown[]) =>
         this.logger.warn(args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ')),
-    }) as unknown as PgSimpleStore;
+    });
   }
 
   /** Runs `use` once the store is loaded and its table exists. */

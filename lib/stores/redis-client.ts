@@ -25,7 +25,12 @@ export async function createOwnedClient(
   const { createClient } = await loadOptional(() => import('redis'), 'redisStore()', ['redis@5']);
   const extra = options.clientOptions ?? {};
   const socket = { reconnectStrategy, ...(extra.socket as object | undefined) };
-  const client = createClient({ disableOfflineQueue: true, ...extra, socket, url: options.url }) as unknown as OwnedClient;
+  const client = createClient({
+    disableOfflineQueue: true,
+    ...extra,
+    socket,
+    url: options.url,
+  }) as unknown as OwnedClient;
   return { client, connect: () => void client.connect().catch(() => undefined) };
 }
 

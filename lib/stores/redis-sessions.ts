@@ -109,7 +109,12 @@ export class RedisSessions {
 
   /** Stores a session object (express-session's `set`). */
   async set(sid: string, session: SessionData): Promise<void> {
-    await this.replace(sid, { set: serialise(session), unset: [], cookie: JSON.stringify(session.cookie), expires: cookieExpiry(session.cookie) });
+    await this.replace(sid, {
+      set: serialise(session),
+      unset: [],
+      cookie: JSON.stringify(session.cookie),
+      expires: cookieExpiry(session.cookie),
+    });
   }
 
   /** Extends the key's expiry to the cookie's (one PEXPIRE); the stored session is not rewritten. */
@@ -173,7 +178,7 @@ async function scanned(redis: RedisCommands): Promise<RedisCommands[]> {
     nodeClient?: (node: unknown) => RedisCommands | Promise<RedisCommands>;
   };
   if (!Array.isArray(cluster.masters) || typeof cluster.nodeClient !== 'function') return [redis];
-  return Promise.all(cluster.masters.map((master) => cluster.nodeClient!(master)));
+  return Promise.all(cluster.masters.map(async (master) => cluster.nodeClient!(master)));
 }
 
 /** The parsed record, or its text when it is not JSON (the module then treats it as corrupt and replaces it). */

@@ -120,7 +120,7 @@ export class RedisSessionStore extends DeferredStore<RedisSessions> {
 
   /** Changed-key writes (internal): one script per change (see RedisSessions). */
   readonly [CHANGED_KEY_WRITES]: ChangedKeyWrites = {
-    replaces: { get: RedisSessionStore.prototype.get, set: RedisSessionStore.prototype.set },
+    owner: RedisSessionStore,
     replace: (sid, write, callback) => this.use(callback, (sessions) => sessions.replace(sid, write)),
     patch: (sid, write, callback) => this.use(callback, (sessions) => sessions.patch(sid, write)),
   };

@@ -91,11 +91,9 @@ export class SqliteSessionStore extends Store {
   /** Extends the row's expiry and the stored cookie (its `expires`) in one `UPDATE`. */
   override touch(sid: string, session: SessionData, callback?: Callback): void {
     this.run(callback, () => {
-      this.statement(`UPDATE ${this.table} SET expire = ?, sess = json_set(sess, '$.cookie', json(?)) WHERE sid = ?`).run(
-        this.expireAt(cookieExpiry(session.cookie)),
-        JSON.stringify(session.cookie),
-        sid,
-      );
+      this.statement(
+        `UPDATE ${this.table} SET expire = ?, sess = json_set(sess, '$.cookie', json(?)) WHERE sid = ?`,
+      ).run(this.expireAt(cookieExpiry(session.cookie)), JSON.stringify(session.cookie), sid);
     });
   }
 
@@ -129,7 +127,7 @@ export class SqliteSessionStore extends Store {
 
   /** Changed-key writes (internal): one statement each. */
   readonly [CHANGED_KEY_WRITES]: ChangedKeyWrites = {
-    replaces: { get: SqliteSessionStore.prototype.get, set: SqliteSessionStore.prototype.set },
+    owner: SqliteSessionStore,
     replace: (sid, write, callback) => this.run(callback, () => this.replaceRow(sid, write)),
     patch: (sid, write, callback) => this.run(callback, () => this.patchRow(sid, write)),
   };
