@@ -18,7 +18,7 @@ const CONCURRENCY = 10;
 const PROMISES_PER_REQUEST = 30;
 
 async function step(value: number): Promise<number> {
-  await null;
+  await Promise.resolve();
   return value + 1;
 }
 

@@ -42,7 +42,9 @@ async function main(): Promise<void> {
   }
   const fillMs = Number(process.hrtime.bigint() - started) / 1e6;
   const held = await new Promise<number>((resolve, reject) =>
-    store.length((err, n) => (err ? reject(err as Error) : resolve(n ?? 0))),
+    store.length((err, n) =>
+      err ? reject(err instanceof Error ? err : new Error('store.length() failed', { cause: err })) : resolve(n ?? 0),
+    ),
   );
   const after = settle();
   const result = {

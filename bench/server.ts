@@ -9,7 +9,6 @@
 import 'reflect-metadata';
 import { createHook } from 'node:async_hooks';
 import { writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { Session as InspectorSession } from 'node:inspector';
 import { CanActivate, Controller, Get, Injectable, Module, Session as NestSession } from '@nestjs/common';
 import type { CallHandler, DynamicModule, ExecutionContext, NestInterceptor, Provider, Type } from '@nestjs/common';
@@ -259,7 +258,7 @@ async function main(): Promise<void> {
     },
   });
   const countRequest = (): void => void (counted.requests += 1);
-  const httpServer = app.getHttpServer() as Server;
+  const httpServer = app.getHttpServer();
   process.on('message', (message: { type?: string; file?: string }) => {
     if (message?.type === 'memory') {
       const before = process.memoryUsage();

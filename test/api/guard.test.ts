@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Controller, Get, Injectable, UseGuards } from '@nestjs/common';
-import type { ExecutionContext } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import type { Request } from 'express';
 import { AllowAnonymous, AuthenticatedGuard, SessionModule } from 'nest-express-session';
@@ -76,7 +75,7 @@ describe('AuthenticatedGuard', () => {
   it('a subclass can override the protected isAuthenticated hook', async (t) => {
     @Injectable()
     class HeaderGuard extends AuthenticatedGuard {
-      protected override isAuthenticated(_s: unknown, request: Request, _c: ExecutionContext): boolean {
+      protected override isAuthenticated(_s: unknown, request: Request): boolean {
         return request.headers['x-pass'] === 'yes';
       }
     }

@@ -84,9 +84,8 @@ describe('SessionService', () => {
     const first = await client.post('/auth/set', { a: 'x' });
     const pending = client.post('/auth/save-and-wait', { gate: 'g1', role: 'editor' });
     // The handler is now parked after save(): the store already holds the new value.
-    let stored: unknown;
     for (let i = 0; i < 200 && !AuthController.gates.has('g1'); i++) await sleep(10);
-    stored = (await store.peek(first.body.id))?.role;
+    const stored: unknown = (await store.peek(first.body.id))?.role;
     AuthController.gates.get('g1')!();
     const res = await pending;
     assert.equal(res.status, 200);

@@ -30,6 +30,7 @@ import type { SessionModuleOptions } from 'nest-express-session';
 import type { TestApp } from '../support/app.js';
 import { startApp, TEST_SECRET } from '../support/app.js';
 import { defer, suiteCleanup } from '../support/cleanup.js';
+import { asError } from '../support/errors.js';
 import { FaultStore } from '../support/fault-store.js';
 import { setCookieFor, sidOf } from '../support/http.js';
 
@@ -101,7 +102,7 @@ class PassportController {
   @Post('logout')
   @HttpCode(200)
   async logout(@Req() req: Request): Promise<{ ok: true }> {
-    await new Promise<void>((resolve, reject) => req.logout((err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => req.logout((err) => (err ? reject(asError(err)) : resolve())));
     return { ok: true };
   }
 

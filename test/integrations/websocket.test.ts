@@ -19,6 +19,7 @@ import { startApp, TEST_SECRET } from '../support/app.js';
 import { defer, suiteCleanup } from '../support/cleanup.js';
 import type { Cleanup } from '../support/cleanup.js';
 import { AuthController } from '../support/controllers.js';
+import { asError } from '../support/errors.js';
 import { FaultStore } from '../support/fault-store.js';
 import { sidOf } from '../support/http.js';
 import { ask, connectSocket } from '../support/sockets.js';
@@ -41,7 +42,7 @@ class SessionGateway {
   @SubscribeMessage('count')
   async count(@Session() session: RequestSession & Partial<SessionData>): Promise<{ views: number; id: string }> {
     session.views = (session.views ?? 0) + 1;
-    await new Promise<void>((resolve, reject) => session.save((err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => session.save((err) => (err ? reject(asError(err)) : resolve())));
     return { views: session.views, id: session.id };
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LoggerService } from '@nestjs/common';
+import type { LoggerService } from '@nestjs/common';
 import { startApp } from '../support/app.js';
 import { openGate, ReliabilityController } from '../support/controllers.js';
 import { sidOf } from '../support/http.js';

@@ -7,6 +7,7 @@ import { EmbeddedStore, SESSION_MODULE_OPTIONS, SessionModule } from 'nest-expre
 import { startApp, TEST_SECRET } from '../support/app.js';
 import { defer } from '../support/cleanup.js';
 import { AuthController } from '../support/controllers.js';
+import { asError } from '../support/errors.js';
 import { sidOf } from '../support/http.js';
 import { sleep } from '../support/net.js';
 import { peek } from '../support/store-kinds.js';
@@ -20,7 +21,7 @@ function record(ttlMs: number | null, data: Record<string, unknown> = {}): Sessi
 }
 
 function count(store: EmbeddedStore): Promise<number> {
-  return new Promise((resolve, reject) => store.length((err, n) => (err ? reject(err) : resolve(n!))));
+  return new Promise((resolve, reject) => store.length((err, n) => (err ? reject(asError(err)) : resolve(n!))));
 }
 
 /** Runs a compiled fixture in its own Node process; resolves with its exit code and output, or a timeout. */
@@ -99,7 +100,7 @@ describe('the embedded store', () => {
     store.set('x', record(60_000, { userId: 'x' }));
     store.set('y', record(60_000, { userId: 'y' }));
     const all = await new Promise<Record<string, SessionData>>((resolve, reject) =>
-      store.all((err, v) => (err ? reject(err) : resolve(v as Record<string, SessionData>))),
+      store.all((err, v) => (err ? reject(asError(err)) : resolve(v as Record<string, SessionData>))),
     );
     assert.deepEqual(Object.keys(all).sort(), ['x', 'y']);
     assert.equal(all.x.userId, 'x');

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pg from 'pg';
-import { PostgresSessionStore, SessionModule, STORE_UNAVAILABLE_MESSAGE, postgresStore } from 'nest-express-session';
+import type { PostgresSessionStore } from 'nest-express-session';
+import { SessionModule, STORE_UNAVAILABLE_MESSAGE, postgresStore } from 'nest-express-session';
 import type { SessionData } from 'express-session';
 import { startApp, TEST_SECRET } from '../support/app.js';
 import type { TestApp } from '../support/app.js';
 import { defer } from '../support/cleanup.js';
 import type { Cleanup } from '../support/cleanup.js';
 import { AuthController } from '../support/controllers.js';
+import { asError } from '../support/errors.js';
 import { assertNoChangeLostAcrossInstances } from '../support/reliability.js';
 import { sidOf } from '../support/http.js';
 import { DATABASE_URL, skipWithout, uniqueName } from '../support/env.js';
@@ -38,7 +40,7 @@ function dropTable(tableName: string): Promise<unknown> {
 }
 
 function call<T>(run: (cb: (err?: unknown, value?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value as T))));
+  return new Promise((resolve, reject) => run((err, value) => (err ? reject(asError(err)) : resolve(value as T))));
 }
 
 describe('postgresStore() options', () => {

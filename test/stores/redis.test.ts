@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
-import { RedisSessionStore, SessionModule, STORE_UNAVAILABLE_MESSAGE, redisStore } from 'nest-express-session';
-import type { SessionModuleOptions } from 'nest-express-session';
+import { SessionModule, STORE_UNAVAILABLE_MESSAGE, redisStore } from 'nest-express-session';
+import type { RedisSessionStore, SessionModuleOptions } from 'nest-express-session';
 import type { CookieOptions } from 'express-session';
 import { startApp, TEST_SECRET } from '../support/app.js';
 import type { TestApp } from '../support/app.js';
@@ -11,6 +11,7 @@ import { defer } from '../support/cleanup.js';
 import type { Cleanup } from '../support/cleanup.js';
 import { AuthController } from '../support/controllers.js';
 import { REDIS_URL, skipWithout, uniqueName } from '../support/env.js';
+import { asError } from '../support/errors.js';
 import { sidOf } from '../support/http.js';
 import type { TestResponse } from '../support/http.js';
 import { RedisServer } from '../support/launchers.js';
@@ -93,16 +94,17 @@ describe('Redis: the same keys as connect-redis', { skip: skipWithout('REDIS_URL
     defer(t, () => helper.close());
     const direct = new RedisStore({ client, prefix });
     const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() };
-    await new Promise<void>((resolve, reject) =>
-      direct.set('from-direct', { cookie, userId: 'a' } as never, (e) => (e ? reject(e) : resolve())),
-    );
+    await new Promise<void>((resolve, reject) => {
+      // connect-redis's set() answers through the callback; the promise it also returns never rejects.
+      void direct.set('from-direct', { cookie, userId: 'a' } as never, (e) => (e ? reject(asError(e)) : resolve()));
+    });
     assert.equal((await peek(helper, 'from-direct'))?.userId, 'a');
     await new Promise<void>((resolve, reject) =>
-      helper.set('from-helper', { cookie, userId: 'b' } as never, (e) => (e ? reject(e) : resolve())),
+      helper.set('from-helper', { cookie, userId: 'b' } as never, (e) => (e ? reject(asError(e)) : resolve())),
     );
     assert.equal((await peek(direct, 'from-helper'))?.userId, 'b');
     const length = await new Promise<number>((resolve, reject) =>
-      helper.length((e, n) => (e ? reject(e) : resolve(n!))),
+      helper.length((e, n) => (e ? reject(asError(e)) : resolve(n!))),
     );
     assert.equal(length, 2, 'length (served by connect-redis) sees both');
   });

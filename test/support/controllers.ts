@@ -75,14 +75,15 @@ export class AuthController {
 
   @Get('state')
   async state(): Promise<{ id: string; authenticated: boolean; data: Record<string, unknown> }> {
-    const { cookie: _cookie, ...data } = this.sessions.session as unknown as Record<string, unknown>;
+    const data = { ...(this.sessions.session as unknown as Record<string, unknown>) };
+    delete data.cookie;
     return { id: this.sessions.id, authenticated: await this.sessions.isAuthenticated(), data };
   }
 
   @Post('set')
   @HttpCode(200)
   set(@Body() body: Partial<SessionData>): { id: string } {
-    for (const [key, value] of Object.entries(body)) this.sessions.set(key as SessionKey, value as never);
+    for (const [key, value] of Object.entries(body)) this.sessions.set(key as SessionKey, value);
     return { id: this.sessions.id };
   }
 
@@ -137,7 +138,7 @@ export class ReliabilityController {
   @HttpCode(200)
   async setSlow(@Param('gate') gate: string, @Body() body: Partial<SessionData>): Promise<{ id: string }> {
     const id = this.sessions.id;
-    for (const [key, value] of Object.entries(body)) this.sessions.set(key as SessionKey, value as never);
+    for (const [key, value] of Object.entries(body)) this.sessions.set(key as SessionKey, value);
     await new Promise<void>((resolve) => ReliabilityController.gates.set(gate, resolve));
     return { id };
   }

@@ -1,6 +1,7 @@
 import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
 import { EmbeddedStore } from 'nest-express-session';
+import { asError } from './errors.js';
 
 /** The store calls a fault can be put on. */
 export type StoreOp = 'get' | 'set' | 'destroy' | 'touch';
@@ -56,13 +57,13 @@ export class FaultStore extends Store {
 
   /** Reads the real store directly (no fault, not counted). */
   peek(sid: string): Promise<SessionData | null | undefined> {
-    return new Promise((resolve, reject) => this.inner.get(sid, (err, s) => (err ? reject(err) : resolve(s))));
+    return new Promise((resolve, reject) => this.inner.get(sid, (err, s) => (err ? reject(asError(err)) : resolve(s))));
   }
 
   /** Writes the real store directly (no fault, not counted). */
   put(sid: string, value: unknown): Promise<void> {
     return new Promise((resolve, reject) =>
-      this.inner.set(sid, value as SessionData, (err) => (err ? reject(err) : resolve())),
+      this.inner.set(sid, value as SessionData, (err) => (err ? reject(asError(err)) : resolve())),
     );
   }
 
@@ -83,15 +84,18 @@ export class FaultStore extends Store {
   }
 
   override all(cb: Callback): void {
-    this.inner.all ? this.inner.all(cb) : cb(null, []);
+    if (this.inner.all) this.inner.all(cb);
+    else cb(null, []);
   }
 
   override length(cb: Callback): void {
-    this.inner.length ? this.inner.length(cb) : cb(null, 0);
+    if (this.inner.length) this.inner.length(cb);
+    else cb(null, 0);
   }
 
   override clear(cb?: Callback): void {
-    this.inner.clear ? this.inner.clear(cb) : cb?.();
+    if (this.inner.clear) this.inner.clear(cb);
+    else cb?.();
   }
 
   private run(op: StoreOp, cb: Callback | undefined, real: (done: Callback) => void): void {

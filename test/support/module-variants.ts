@@ -30,7 +30,7 @@ export function moduleVariants(
       SessionModule.forRootAsync({
         imports: [SourceModule],
         inject: [SOURCE],
-        useFactory: async (source: SessionModuleOptions) => source,
+        useFactory: (source: SessionModuleOptions) => Promise.resolve(source),
         ...extras,
       }),
     ],

@@ -42,7 +42,7 @@ export function redisCommands(port: number, ...commands: string[][]): Promise<st
       `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
     socket.setTimeout(2000, () => socket.destroy());
     socket.on('connect', () => socket.write([...commands, ['QUIT']].map(encode).join('')));
-    socket.on('data', (chunk) => (reply += chunk));
+    socket.on('data', (chunk) => (reply += chunk.toString()));
     socket.on('close', () => resolve(reply));
     socket.on('error', () => undefined);
   });

@@ -43,8 +43,8 @@ export function run(command: string, args: string[], cwd: string, timeoutMs: num
     children.set(child, () => killGroup(child, 'SIGKILL'));
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -111,15 +111,15 @@ export function startConsumerApp(t: Cleanup, cwd: string): Promise<RunningApp> {
     const onExit = (code: number | null, signal: string | null): void =>
       fail(`exited early (code ${code}, signal ${signal})`);
     const timer = setTimeout(() => fail('did not print its URL within 30 s'), 30_000);
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk;
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
       const line = stdout.split('\n').find((l) => l.startsWith('{"url"'));
       if (!line) return;
       clearTimeout(timer);
       child.off('exit', onExit);
-      child.stdout!.removeAllListeners('data');
-      child.stdout!.resume();
+      child.stdout.removeAllListeners('data');
+      child.stdout.resume();
       const { url, resolved } = JSON.parse(line) as RunningApp;
       resolvePromise({ url, resolved, child });
     });

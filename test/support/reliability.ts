@@ -5,6 +5,7 @@ import type { SessionOptions } from 'express-session';
 import { TEST_SECRET } from './app.js';
 import type { AppSpec, TestApp } from './app.js';
 import { AuthController, CounterController, ReliabilityController } from './controllers.js';
+import { asError } from './errors.js';
 import type { FaultStore } from './fault-store.js';
 import type { Client } from './http.js';
 
@@ -23,7 +24,9 @@ export function reliabilityApp(
 /** Every record in the store underneath (no faults, not counted). */
 export function records(store: FaultStore): Promise<Record<string, any>[]> {
   return new Promise((resolve, reject) =>
-    store.inner.all!((err, all) => (err ? reject(err) : resolve(Array.isArray(all) ? all : Object.values(all ?? {})))),
+    store.inner.all!((err, all) =>
+      err ? reject(asError(err)) : resolve(Array.isArray(all) ? all : Object.values(all ?? {})),
+    ),
   );
 }
 

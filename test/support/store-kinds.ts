@@ -8,6 +8,7 @@ import { EmbeddedStore, postgresStore, redisStore } from 'nest-express-session';
 import { defer } from './cleanup.js';
 import type { Cleanup } from './cleanup.js';
 import { DATABASE_URL, REDIS_URL, skipWithout, uniqueName } from './env.js';
+import { asError } from './errors.js';
 import { FaultStore } from './fault-store.js';
 
 /** One kind of store the suites run against. */
@@ -29,10 +30,10 @@ const embedded: StoreKind = {
   family: 'embedded store',
   skip: false,
   isDefault: true,
-  create: async (t) => {
+  create: (t) => {
     const store = new EmbeddedStore();
     defer(t, () => store.close());
-    return store;
+    return Promise.resolve(store);
   },
 };
 
@@ -41,11 +42,11 @@ const redisHelper: StoreKind = {
   family: 'Redis',
   skip: skipWithout('REDIS_URL'),
   isDefault: false,
-  create: async (t) => {
+  create: (t) => {
     // app.close() closes it when it is the app's store; close() again is a no-op. Keys go away with their TTL.
     const store = redisStore({ url: REDIS_URL!, prefix: `${uniqueName('test')}:` });
     defer(t, () => store.close());
-    return store;
+    return Promise.resolve(store);
   },
 };
 
@@ -69,14 +70,14 @@ const postgresHelper: StoreKind = {
   family: 'PostgreSQL',
   skip: skipWithout('DATABASE_URL'),
   isDefault: false,
-  create: async (t) => {
+  create: (t) => {
     const tableName = uniqueName('session');
     const store = postgresStore({ connectionString: DATABASE_URL!, tableName });
     defer(t, async () => {
       await store.close();
       await withPool((pool) => pool.query(`DROP TABLE IF EXISTS "${tableName}"`));
     });
-    return store;
+    return Promise.resolve(store);
   },
 };
 
@@ -92,7 +93,8 @@ const connectPg: StoreKind = {
     const PGStore = connectPgSimple(expressSession);
     const store = new PGStore({ conString: DATABASE_URL, schemaName, createTableIfMissing: true });
     defer(t, async () => {
-      await store.close();
+      // connect-pg-simple 10's close() is async (it ends the pool it made); @types/connect-pg-simple says void.
+      await (store.close() as unknown as Promise<void>);
       await withPool((pool) => pool.query(`DROP SCHEMA ${schemaName} CASCADE`));
     });
     return store;
@@ -122,5 +124,7 @@ export async function withPool<T>(use: (pool: pg.Pool) => Promise<T>): Promise<T
 
 /** A store's record, read through its own `get` (what the store holds); null when there is none. */
 export function peek(store: Store, sid: string): Promise<SessionData | null> {
-  return new Promise((resolve, reject) => store.get(sid, (err, sess) => (err ? reject(err) : resolve(sess ?? null))));
+  return new Promise((resolve, reject) =>
+    store.get(sid, (err, sess) => (err ? reject(asError(err)) : resolve(sess ?? null))),
+  );
 }
