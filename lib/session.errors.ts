@@ -1,6 +1,7 @@
 import { InternalServerErrorException, ServiceUnavailableException } from '@nestjs/common';
 import type { HttpException } from '@nestjs/common';
 import type { Response } from 'express';
+import { describe } from './log-format.js';
 
 /** The message of every 503 caused by the session store. */
 export const STORE_UNAVAILABLE_MESSAGE = 'The session store is unavailable; please try again shortly.';
@@ -18,10 +19,21 @@ export class StoreTimeoutError extends Error {
   }
 }
 
+/** A store call that failed, named by the call (`get`, `set`, `touch`, `destroy`, ...) so that logs say which. */
+export class StoreCallError extends Error {
+  constructor(
+    readonly operation: string,
+    cause: unknown,
+  ) {
+    super(`Session store ${operation} failed: ${describe(cause)}`, { cause });
+    this.name = 'StoreCallError';
+  }
+}
+
 /** Raised inside the store wrapper while the store has reported `disconnect`. */
 export class StoreDisconnectedError extends Error {
-  constructor() {
-    super('Session store is disconnected');
+  constructor(operation: string) {
+    super(`Session store ${operation} refused: the store is disconnected`);
     this.name = 'StoreDisconnectedError';
   }
 }

@@ -1,4 +1,4 @@
-import { StoreDisconnectedError, StoreTimeoutError } from '../session.errors.js';
+import { StoreCallError, StoreDisconnectedError, StoreTimeoutError } from '../session.errors.js';
 
 /** A store callback (internal). */
 export type Callback<T = void> = (err?: unknown, value?: T) => void;
@@ -36,10 +36,14 @@ export class StoreCaller {
   /** Calls the store once. */
   call<T>(operation: string, invoke: (cb: Callback<T>) => void, callback?: Callback<T>): void {
     if (!this.connected) {
-      callback?.(new StoreDisconnectedError());
+      callback?.(new StoreDisconnectedError(operation));
       return;
     }
-    callStore(operation, this.options.timeout, invoke, callback);
+    callStore(operation, this.options.timeout, invoke, (err, value) => {
+      // An HttpException (a value that cannot be serialised) is the request's answer as it is.
+      if (err && !(err instanceof StoreTimeoutError) && !isHttpException(err)) err = new StoreCallError(operation, err);
+      callback?.(err, value);
+    });
   }
 
   /** Calls the store, and again after a failure as `retries` allows (never after a timeout). */
@@ -101,4 +105,8 @@ export function toCallback<T>(promise: Promise<T>, callback?: Callback<T>): void
     (value) => callback?.(null, value),
     (err: unknown) => callback?.(err),
   );
+}
+
+function isHttpException(err: unknown): boolean {
+  return typeof (err as { getStatus?: unknown } | null)?.getStatus === 'function';
 }
