@@ -52,10 +52,15 @@ export function changedKeyWritesOf(store: object): ChangedKeyWrites | undefined 
   return get === own.get && set === own.set ? capability : undefined;
 }
 
-/** The record `write` describes, as the JSON text of one object (values are already JSON: nothing is parsed). */
-export function recordJson(write: Pick<RecordWrite, 'set' | 'cookie'>): string {
-  let json = `{"cookie":${write.cookie}`;
-  for (const [key, value] of write.set) if (key !== 'cookie') json += `,${JSON.stringify(key)}:${value}`;
+/**
+ * The record `write` describes, as the JSON text of one object (values are already JSON: nothing is parsed).
+ * A record without a cookie (never one the module writes) has none.
+ */
+export function recordJson(write: { set: ReadonlyMap<string, string>; cookie?: string }): string {
+  let json = write.cookie === undefined ? '{' : `{"cookie":${write.cookie}`;
+  for (const [key, value] of write.set) {
+    if (key !== 'cookie') json += `${json.length > 1 ? ',' : ''}${JSON.stringify(key)}:${value}`;
+  }
   return json + '}';
 }
 

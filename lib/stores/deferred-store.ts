@@ -77,7 +77,9 @@ export async function loadOptional<T>(load: () => Promise<T>, helper: string, pa
     const code = (err as { code?: string } | undefined)?.code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
       throw new Error(
-        `${helper} needs the optional peer dependencies ${packages.join(' and ')}, which are not installed: ` +
+        (packages.length === 1
+          ? `${helper} needs the optional peer dependency ${packages[0]}, which is not installed: `
+          : `${helper} needs the optional peer dependencies ${packages.join(' and ')}, which are not installed: `) +
           `npm install ${packages.join(' ')}`,
         { cause: err },
       );

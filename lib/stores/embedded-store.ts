@@ -14,10 +14,14 @@ export const DEFAULT_EMBEDDED_TTL = 86_400_000;
 /** Default time between two sweeps of expired sessions. */
 export const DEFAULT_SWEEP_INTERVAL = 60_000;
 
-/** One stored session: each value as JSON (the cookie apart), so a change rewrites only its own keys. */
+/**
+ * One stored session: each value as JSON (the cookie apart), so a change rewrites only its own keys. A record
+ * that is not a session object (stored through `set` by other code) is kept as its JSON text.
+ */
 interface Entry {
   values: Map<string, string>;
-  cookie: string;
+  cookie?: string;
+  text?: string;
 }
 
 /**
@@ -58,7 +62,10 @@ export class EmbeddedStore extends Store {
   override set(sid: string, session: SessionData, callback?: Callback): void {
     let entry: Entry;
     try {
-      entry = { values: serialise(session), cookie: JSON.stringify(session.cookie) };
+      entry =
+        typeof session === 'object' && session !== null && !Array.isArray(session)
+          ? { values: serialise(session), cookie: JSON.stringify(session.cookie) }
+          : { values: new Map(), text: JSON.stringify(session) };
     } catch (err) {
       callback?.(err);
       return;
@@ -70,8 +77,11 @@ export class EmbeddedStore extends Store {
   override touch(sid: string, session: SessionData, callback?: Callback): void {
     const entry = this.cache.get(sid);
     // Only the cookie (and so the expiry) changes: the data stays as last saved.
-    if (entry !== undefined)
-      this.put(sid, { values: entry.values, cookie: JSON.stringify(session.cookie) }, cookieExpiry(session.cookie));
+    if (entry !== undefined) {
+      const touched =
+        entry.text === undefined ? { values: entry.values, cookie: JSON.stringify(session.cookie) } : entry;
+      this.put(sid, touched, cookieExpiry(session.cookie));
+    }
     callback?.();
   }
 
@@ -106,7 +116,7 @@ export class EmbeddedStore extends Store {
     },
     patch: (sid: string, write: RecordWrite, callback: Callback<boolean>) => {
       const entry = this.cache.get(sid);
-      if (entry === undefined) return callback(null, false);
+      if (entry === undefined || entry.text !== undefined) return callback(null, false);
       for (const [key, value] of write.set) entry.values.set(key, value);
       for (const key of write.unset) entry.values.delete(key);
       entry.cookie = write.cookie;
@@ -131,5 +141,5 @@ export class EmbeddedStore extends Store {
 
 /** A fresh session object from a stored entry. */
 function parse(entry: Entry): SessionData {
-  return JSON.parse(recordJson({ set: entry.values, cookie: entry.cookie })) as SessionData;
+  return JSON.parse(entry.text ?? recordJson({ set: entry.values, cookie: entry.cookie })) as SessionData;
 }
