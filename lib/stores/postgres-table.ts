@@ -62,18 +62,22 @@ export class SessionTable {
   }
 
   /**
-   * Applies a change to the live row in one `UPDATE`: the removed keys and the set keys (with the cookie) are
-   * applied to the stored session with `jsonb`'s `-` and `||`, and the expiry moves with it. PostgreSQL applies
-   * concurrent updates of one row one after another, each to the latest copy. Resolves false when there is
-   * no live row (nothing is written).
+   * Applies a change to the live row in one `UPDATE`: the stored keys this write neither sets nor removes are
+   * kept as they are (`json_each` keeps each value's text), the set keys and the cookie are added, and the
+   * expiry moves with them. No `jsonb` is involved, so every value keeps its exact JSON text (`jsonb` would
+   * refuse a string holding `\u0000`). PostgreSQL applies concurrent updates of one row one after another,
+   * each to the latest copy. Resolves false when there is no live row (nothing is written).
    */
   async patch(sid: string, write: RecordWrite): Promise<boolean> {
+    const replaced = ['cookie', ...write.set.keys(), ...write.unset];
     const result = await this.query(
-      `UPDATE ${this.name} SET sess = ((sess::jsonb - $2::text[]) || $3::jsonb)::json, expire = to_timestamp($4) ` +
+      `UPDATE ${this.name} SET expire = to_timestamp($4), sess = (SELECT json_object_agg(key, value) FROM (` +
+        'SELECT key, value FROM json_each(sess) WHERE key <> ALL($2::text[]) ' +
+        'UNION ALL SELECT key, value FROM json_each($3::json)) AS kept) ' +
         'WHERE sid = $1 AND expire >= to_timestamp($5)',
-      [sid, write.unset, recordJson(write), this.writeExpireSeconds(write), liveAfter()],
+      [sid, replaced, recordJson(write), this.writeExpireSeconds(write), liveAfter()],
     );
-    return (result as { rowCount?: number | null }).rowCount === 1;
+    return result.rowCount === 1;
   }
 
   async all(): Promise<Record<string, SessionData>> {
