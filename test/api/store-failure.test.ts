@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
-import { STORE_UNAVAILABLE_MESSAGE } from 'nest-express-session';
+import { SessionModule, STORE_UNAVAILABLE_MESSAGE } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
 import { startApp, TEST_SECRET } from '../support/app.js';
 import { AuthController, CounterController, handled } from '../support/controllers.js';
@@ -77,6 +77,37 @@ describe('a failing store', () => {
     store.next('get', { kind: 'reject' }, 3);
     assert.equal((await client.get('/whoami')).status, 503);
     assert.equal(store.calls.get, 3);
+  });
+
+  it("the 503's log line names the store call that failed: get for a load, set for a save", async (t) => {
+    const logs: string[] = [];
+    const store = new FaultStore();
+    const app = await startApp(t, {
+      imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store } })],
+      controllers: [AuthController, CounterController],
+      logs,
+    });
+    const client = app.client();
+    assert.equal((await client.post('/auth/login', { userId: 'alice' })).status, 200);
+    const failed = (pattern: RegExp): string[] => logs.filter((line) => pattern.test(line));
+
+    store.next('get', { kind: 'reject', error: new Error('connection reset') });
+    assert.equal((await client.get('/whoami')).status, 503);
+    assert.equal(
+      failed(/Session could not be loaded: StoreCallError: Session store get failed: Error: connection reset/).length,
+      1,
+      `the load failure names get; the log:\n${logs.join('\n')}`,
+    );
+
+    store.next('set', { kind: 'reject', error: new Error('out of memory') });
+    assert.equal((await client.post('/auth/set', { role: 'x' })).status, 503);
+    assert.equal(
+      failed(
+        /Session could not be saved; the response is a 503: StoreCallError: Session store set failed: Error: out of memory/,
+      ).length,
+      1,
+      `the save failure names set; the log:\n${logs.join('\n')}`,
+    );
   });
 
   it('a store.get that never answers is a 503 after storeTimeout', async (t) => {

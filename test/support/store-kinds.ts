@@ -37,6 +37,15 @@ const embedded: StoreKind = {
   },
 };
 
+const memory: StoreKind = {
+  name: "memory (express-session's MemoryStore)",
+  family: 'MemoryStore (read-then-merge path)',
+  skip: false,
+  isDefault: false,
+  // A store the module does not ship: its writes take the read-then-merge path. Nothing to close.
+  create: () => Promise.resolve(new expressSession.MemoryStore()),
+};
+
 const redisHelper: StoreKind = {
   name: 'redis (redisStore({ url }))',
   family: 'Redis',
@@ -101,8 +110,11 @@ const connectPg: StoreKind = {
   },
 };
 
-/** Every store the module supports: the embedded default, Redis, and PostgreSQL through the helper and directly. */
-export const storeKinds: StoreKind[] = [embedded, redisHelper, connectRedis, postgresHelper, connectPg];
+/**
+ * Every store the module supports: the embedded default, express-session's MemoryStore, Redis, and PostgreSQL
+ * through the helper and directly.
+ */
+export const storeKinds: StoreKind[] = [embedded, memory, redisHelper, connectRedis, postgresHelper, connectPg];
 
 /** The stores the reliability suites inject faults into: the embedded store, and Redis through connect-redis. */
 export const reliabilityStoreKinds: StoreKind[] = [embedded, connectRedis];
