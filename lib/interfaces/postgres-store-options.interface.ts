@@ -3,6 +3,14 @@ export interface PgPoolLike {
   query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount?: number | null }>;
   end(): Promise<void>;
   on(event: string, listener: (...args: any[]) => void): unknown;
+  /** A connection of its own, for the rare write that needs a transaction (`pg.Pool#connect`). */
+  connect?(): Promise<PgPoolClientLike>;
+}
+
+/** The parts of a `pg@8` pool client the store uses. */
+export interface PgPoolClientLike {
+  query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount?: number | null }>;
+  release(err?: Error | boolean): void;
 }
 
 /** Options of {@link postgresStore} that do not depend on where the pool comes from. */

@@ -8,6 +8,7 @@ import { toCallback } from './store-call.js';
 import type { Callback } from './store-call.js';
 import { SessionTable } from './postgres-table.js';
 import type {
+  PgPoolClientLike,
   PgPoolLike,
   PostgresStoreOptions,
   PostgresUrlStoreOptions,
@@ -54,7 +55,12 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
     const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`;
     const tableName = options.tableName ?? 'session';
     const name = (options.schemaName ? `${quote(options.schemaName)}.` : '') + quote(tableName);
-    this.table = new SessionTable((text, values) => this.pool!.query(text, values), name, options.ttl ?? DEFAULT_TTL);
+    this.table = new SessionTable(
+      (text, values) => this.pool!.query(text, values),
+      name,
+      options.ttl ?? DEFAULT_TTL,
+      (work) => this.inTransaction(work),
+    );
     this.start(() => this.build());
   }
 
@@ -183,6 +189,23 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
       },
     );
     return this.creating;
+  }
+
+  /** Runs `work` in a transaction on one connection of the pool. */
+  private async inTransaction<T>(work: (query: PgPoolClientLike['query']) => Promise<T>): Promise<T> {
+    if (!this.pool?.connect) throw new Error('postgresStore(): the pool cannot give a connection for a transaction');
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work((text, values) => client.query(text, values));
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release(true);
+      throw err;
+    }
   }
 
   /** Runs `work` once the table exists, and hands its outcome to the callback. */

@@ -20,6 +20,8 @@ export class SessionTable {
     private readonly query: Query,
     private readonly name: string,
     private readonly ttl: number,
+    /** Runs `work` in a transaction on one connection, when the pool can give one. */
+    private readonly transaction?: <T>(work: (query: Query) => Promise<T>) => Promise<T>,
   ) {}
 
   /** Creates the table and its index on `expire` unless they exist; `indexName` as connect-pg-simple names it. */
@@ -49,7 +51,13 @@ export class SessionTable {
       text += `, sess = jsonb_set(sess::jsonb, '{cookie,expires}', to_jsonb($3::text))::json`;
       values.push(new Date(expires).toISOString());
     }
-    await this.query(text + ' WHERE sid = $2', values);
+    try {
+      await this.query(text + ' WHERE sid = $2', values);
+    } catch (err) {
+      // A session holding U+0000, which jsonb refuses: its expiry still moves, its stored cookie stays as saved.
+      if (!isNulInJson(err)) throw err;
+      await this.query(`UPDATE ${this.name} SET expire = to_timestamp($1) WHERE sid = $2`, values.slice(0, 2));
+    }
   }
 
   /** Stores a whole record, replacing any row with this id: one `INSERT ... ON CONFLICT`. */
@@ -70,14 +78,41 @@ export class SessionTable {
    */
   async patch(sid: string, write: RecordWrite): Promise<boolean> {
     const replaced = ['cookie', ...write.set.keys(), ...write.unset];
-    const result = await this.query(
-      `UPDATE ${this.name} SET expire = to_timestamp($4), sess = (SELECT json_object_agg(key, value) FROM (` +
-        'SELECT key, value FROM json_each(sess) WHERE key <> ALL($2::text[]) ' +
-        'UNION ALL SELECT key, value FROM json_each($3::json)) AS kept) ' +
-        'WHERE sid = $1 AND expire >= to_timestamp($5)',
-      [sid, replaced, recordJson(write), this.writeExpireSeconds(write), liveAfter()],
+    try {
+      const result = await this.query(
+        `UPDATE ${this.name} SET expire = to_timestamp($4), sess = (SELECT json_object_agg(key, value) FROM (` +
+          'SELECT key, value FROM json_each(sess) WHERE key <> ALL($2::text[]) ' +
+          'UNION ALL SELECT key, value FROM json_each($3::json)) AS kept) ' +
+          'WHERE sid = $1 AND expire >= to_timestamp($5)',
+        [sid, replaced, recordJson(write), this.writeExpireSeconds(write), liveAfter()],
+      );
+      return result.rowCount === 1;
+    } catch (err) {
+      if (!isNulInJson(err) || !this.transaction) throw err;
+      return this.transaction((query) => this.patchLocked(query, sid, write));
+    }
+  }
+
+  /**
+   * The same change for a session holding a U+0000 character, which PostgreSQL's JSON functions refuse: the
+   * row is read under a lock, the change applied here, and the row written back, in one transaction.
+   */
+  private async patchLocked(query: Query, sid: string, write: RecordWrite): Promise<boolean> {
+    const { rows } = await query(
+      `SELECT sess::text AS sess FROM ${this.name} WHERE sid = $1 AND expire >= to_timestamp($2) FOR UPDATE`,
+      [sid, liveAfter()],
     );
-    return result.rowCount === 1;
+    if (rows.length === 0) return false;
+    const record = JSON.parse(rows[0].sess as string) as Record<string, unknown>;
+    for (const [key, json] of write.set) record[key] = JSON.parse(json);
+    for (const key of write.unset) delete record[key];
+    record.cookie = JSON.parse(write.cookie);
+    await query(`UPDATE ${this.name} SET sess = $2::json, expire = to_timestamp($3) WHERE sid = $1`, [
+      sid,
+      JSON.stringify(record),
+      this.writeExpireSeconds(write),
+    ]);
+    return true;
   }
 
   async all(): Promise<Record<string, SessionData>> {
@@ -126,4 +161,9 @@ function nowSeconds(): number {
 /** The second from which a row counts as live on a read: rounded up, as connect-pg-simple's own `get` does. */
 function liveAfter(): number {
   return Math.ceil(Date.now() / 1000);
+}
+
+/** Whether PostgreSQL refused a JSON text because it holds U+0000 (`\u0000`, SQLSTATE 22P05). */
+function isNulInJson(err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === '22P05';
 }
