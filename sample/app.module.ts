@@ -1,20 +1,41 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Logger, Module } from '@nestjs/common';
 import type { Store } from 'express-session';
-import { SessionModule, postgresStore, redisStore } from 'nest-express-session';
+import { SessionModule, postgresStore, redisStore, sqliteStore } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
 import { AppController } from './app.controller.js';
 import { PagesController } from './pages.controller.js';
 import { UsersService } from './users.service.js';
 
 const DEV_SECRET = 'development-only-secret-change-me-0123456789';
+/** Where SESSION_STORE=sqlite keeps sessions unless SQLITE_PATH says otherwise: sample/data/ (git-ignored). */
+export const DEFAULT_SQLITE_PATH = fileURLToPath(new URL('../../sample/data/sessions.db', import.meta.url));
 
 /**
- * The store, from the environment: Redis with REDIS_URL, PostgreSQL with DATABASE_URL (Redis wins if both
- * are set), else the module's embedded in-memory store. Stores made from a URL are closed by app.close().
+ * The store, from the environment: SQLite with SESSION_STORE=sqlite (in SQLITE_PATH, by default
+ * sample/data/sessions.db), Redis with REDIS_URL, PostgreSQL with DATABASE_URL (Redis wins if both are set),
+ * else the module's embedded in-memory store. Stores the module made are closed by app.close().
  */
 export function sessionStore(): Store | undefined {
   const logger = new Logger('Sample');
-  const { REDIS_URL, DATABASE_URL } = process.env;
+  const { SESSION_STORE, SQLITE_PATH, REDIS_URL, DATABASE_URL } = process.env;
+  if (SESSION_STORE && SESSION_STORE !== 'sqlite') {
+    throw new Error(`SESSION_STORE=${SESSION_STORE} is not a store the sample knows: set it to sqlite, or unset it`);
+  }
+  if (SESSION_STORE === 'sqlite') {
+    const path = SQLITE_PATH || DEFAULT_SQLITE_PATH;
+    if (!process.getBuiltinModule?.('node:sqlite')) {
+      throw new Error(
+        `SESSION_STORE=sqlite needs Node.js 22.5 or later (node:sqlite); this is Node.js ${process.versions.node}. ` +
+          'Upgrade Node.js, or unset SESSION_STORE.',
+      );
+    }
+    mkdirSync(dirname(path), { recursive: true });
+    logger.log(`Sessions are kept in SQLite in ${path}: they survive a restart of the app`);
+    return sqliteStore({ path });
+  }
   if (REDIS_URL) {
     logger.log(`Sessions are kept in Redis at ${hostOf(REDIS_URL)}`);
     return redisStore({ url: REDIS_URL });
@@ -24,7 +45,7 @@ export function sessionStore(): Store | undefined {
     return postgresStore({ connectionString: DATABASE_URL });
   }
   logger.log(
-    'Sessions are kept in memory (embedded store); set REDIS_URL or DATABASE_URL to share them between instances',
+    'Sessions are kept in memory (embedded store); set REDIS_URL or DATABASE_URL to share them between instances, SESSION_STORE=sqlite to keep them across restarts',
   );
   return undefined;
 }

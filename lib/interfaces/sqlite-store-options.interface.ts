@@ -1,13 +1,13 @@
 /** Options of {@link sqliteStore}. */
 export interface SqliteStoreOptions {
   /**
-   * The database file (created with its folder's permissions if missing), or `':memory:'`. Sessions kept in a
-   * file survive a restart of the app. Several processes on one machine may share the file.
+   * The database file (created if missing; its folder must exist), or `':memory:'`. Sessions kept in a file
+   * survive a restart of the app, and every process on the machine that opens the file shares them.
    */
   path: string;
   /**
-   * Table of the sessions: `sid text primary key, sess text (JSON), expire integer (epoch ms)`, created on
-   * first use with an index on `expire`.
+   * Table of the sessions: `sid TEXT PRIMARY KEY, sess TEXT (JSON), expire INTEGER (epoch ms)`, created with
+   * an index on `expire` when the store is made.
    * @default 'sessions'
    */
   tableName?: string;

@@ -3,29 +3,19 @@ import type { SessionData } from 'express-session';
 import type { SqliteStoreOptions } from '../interfaces/sqlite-store-options.interface.js';
 import { CHANGED_KEY_WRITES, cookieExpiry, recordJson } from './changed-key-writes.js';
 import type { ChangedKeyWrites, RecordWrite } from './changed-key-writes.js';
+import { loadSqlite } from './node-sqlite.js';
+import type { DatabaseSync, StatementSync } from './node-sqlite.js';
 import { ownStore } from './owned-stores.js';
-import { ownValue, serialise } from './session-record.js';
+import { ownValue } from './session-record.js';
+import { applyWrite, IS_RECORD, parseOr, patchStatement } from './sqlite-json.js';
 import type { Callback } from './store-call.js';
 
 const DEFAULT_TTL = 86_400_000;
 const DEFAULT_PRUNE_INTERVAL = 900_000;
+/** The longest delay a Node.js timer takes (a longer one would fire after 1 ms). */
+const MAX_TIMER = 2 ** 31 - 1;
 /** Most prepared change statements kept (one per count of keys set and removed). */
 const MAX_CACHED_STATEMENTS = 64;
-
-/** The parts of `node:sqlite` the store uses (typed here: Node 20's types do not have it). */
-interface StatementSync {
-  run(...values: unknown[]): { changes: number | bigint };
-  get(...values: unknown[]): Record<string, unknown> | undefined;
-  all(...values: unknown[]): Record<string, unknown>[];
-}
-interface DatabaseSync {
-  exec(sql: string): void;
-  prepare(sql: string): StatementSync;
-  close(): void;
-}
-interface SqliteModule {
-  DatabaseSync: new (path: string) => DatabaseSync;
-}
 
 /**
  * A session store in an SQLite database, on Node's built-in `node:sqlite` (Node.js 22.5 or later; no
@@ -41,31 +31,44 @@ export class SqliteSessionStore extends Store {
   private readonly statements = new Map<string, StatementSync>();
   private closed = false;
 
-  constructor(private readonly options: SqliteStoreOptions) {
+  constructor(options: SqliteStoreOptions) {
     super();
     const sqlite = loadSqlite();
     if (typeof options?.path !== 'string' || options.path === '') {
       throw new TypeError("sqliteStore(): path must be the database file's path (or ':memory:')");
     }
+    const tableName = options.tableName ?? 'sessions';
+    if (typeof tableName !== 'string' || tableName === '') {
+      throw new TypeError('sqliteStore(): tableName must be a non-empty string');
+    }
     for (const key of ['ttl', 'pruneInterval'] as const) {
       const value = options[key];
-      if (value !== undefined && value !== false && !(typeof value === 'number' && value > 0)) {
+      if (value !== undefined && value !== false && !(typeof value === 'number' && value > 0 && value < Infinity)) {
         throw new TypeError(`sqliteStore(): ${key} must be a number of milliseconds above 0, not ${String(value)}`);
       }
     }
     this.ttl = options.ttl ?? DEFAULT_TTL;
-    this.table = `"${(options.tableName ?? 'sessions').replaceAll('"', '""')}"`;
-    this.db = new sqlite.DatabaseSync(options.path);
-    // WAL lets readers in other processes go on while one writes; a writer waits for the lock, never fails at once.
-    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;');
-    const index = `"${(options.tableName ?? 'sessions').replaceAll('"', '""')}_expire"`;
-    this.db.exec(
-      `CREATE TABLE IF NOT EXISTS ${this.table} (sid TEXT PRIMARY KEY, sess TEXT NOT NULL, expire INTEGER NOT NULL);` +
-        ` CREATE INDEX IF NOT EXISTS ${index} ON ${this.table} (expire);`,
-    );
+    const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+    this.table = quote(tableName);
+    let db: DatabaseSync | undefined;
+    try {
+      db = new sqlite.DatabaseSync(options.path);
+      // busy_timeout first, so that even switching to WAL waits for another process's lock instead of failing.
+      // WAL lets readers go on while one process writes; NORMAL sync in WAL never corrupts, at worst a power
+      // cut loses the last writes.
+      db.exec('PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+      db.exec(
+        `CREATE TABLE IF NOT EXISTS ${this.table} (sid TEXT PRIMARY KEY, sess TEXT NOT NULL, expire INTEGER NOT NULL);` +
+          ` CREATE INDEX IF NOT EXISTS ${quote(`${tableName}_expire`)} ON ${this.table} (expire);`,
+      );
+    } catch (err) {
+      db?.close();
+      throw new Error(`sqliteStore(): cannot use ${options.path}: ${(err as Error).message}`, { cause: err });
+    }
+    this.db = db;
     const prune = options.pruneInterval ?? DEFAULT_PRUNE_INTERVAL;
     if (prune !== false) {
-      this.pruner = setInterval(() => this.prune(), prune);
+      this.pruner = setInterval(() => this.pruneQuietly(), Math.min(prune, MAX_TIMER));
       this.pruner.unref();
     }
   }
@@ -77,23 +80,18 @@ export class SqliteSessionStore extends Store {
     });
   }
 
+  /** Stores the record as given (as JSON), whatever it holds. */
   override set(sid: string, session: SessionData, callback?: Callback): void {
-    this.run(callback, () =>
-      this.replaceRow(sid, {
-        set: serialise(session),
-        unset: [],
-        cookie: JSON.stringify(session.cookie),
-        expires: cookieExpiry(session.cookie),
-      }),
-    );
+    this.run(callback, () => this.upsert(sid, JSON.stringify(session), cookieExpiry(session?.cookie)));
   }
 
-  /** Extends the row's expiry and the stored cookie (its `expires`) in one `UPDATE`. */
+  /** Extends the expiry of a live row and its stored cookie (its `expires`) in one `UPDATE`. */
   override touch(sid: string, session: SessionData, callback?: Callback): void {
     this.run(callback, () => {
       this.statement(
-        `UPDATE ${this.table} SET expire = ?, sess = json_set(sess, '$.cookie', json(?)) WHERE sid = ?`,
-      ).run(this.expireAt(cookieExpiry(session.cookie)), JSON.stringify(session.cookie), sid);
+        `UPDATE ${this.table} SET expire = ?, sess = json_set(sess, '$.cookie', json(?)) ` +
+          `WHERE sid = ? AND expire > ? AND ${IS_RECORD}`,
+      ).run(this.expireAt(cookieExpiry(session.cookie)), JSON.stringify(session.cookie), sid, Date.now());
     });
   }
 
@@ -128,7 +126,7 @@ export class SqliteSessionStore extends Store {
   /** Changed-key writes (internal): one statement each. */
   readonly [CHANGED_KEY_WRITES]: ChangedKeyWrites = {
     owner: SqliteSessionStore,
-    replace: (sid, write, callback) => this.run(callback, () => this.replaceRow(sid, write)),
+    replace: (sid, write, callback) => this.run(callback, () => this.upsert(sid, recordJson(write), write.expires)),
     patch: (sid, write, callback) => this.run(callback, () => this.patchRow(sid, write)),
   };
 
@@ -143,29 +141,40 @@ export class SqliteSessionStore extends Store {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.pruner);
+    this.statements.clear();
     this.db.close();
   }
 
-  private replaceRow(sid: string, write: RecordWrite): void {
+  /** Writes a whole record, replacing any under this id. */
+  private upsert(sid: string, json: string, expires: number | undefined): void {
     this.statement(
       `INSERT INTO ${this.table} (sid, sess, expire) VALUES (?, ?, ?) ` +
         'ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire',
-    ).run(sid, recordJson(write), this.expireAt(write.expires));
+    ).run(sid, json, this.expireAt(expires));
   }
 
-  /** One `UPDATE`: `json_set` for each key set and the cookie, `json_remove` for each key removed, the expiry. */
+  /** Applies a change to a live row in one `UPDATE` (see `patchStatement`); true when there was one. */
   private patchRow(sid: string, write: RecordWrite): boolean {
-    const values: unknown[] = ['$.cookie', write.cookie];
-    for (const [key, json] of write.set) if (key !== 'cookie') values.push(pathOf(key), json);
-    const sets = values.length / 2;
-    for (const key of write.unset) values.push(pathOf(key));
-    const setters = ', ?, json(?)'.repeat(sets);
-    const removals = ', ?'.repeat(write.unset.length);
-    const sql =
-      `UPDATE ${this.table} SET sess = json_remove(json_set(sess${setters})${removals}), expire = ? ` +
-      'WHERE sid = ? AND expire > ?';
-    const result = this.statement(sql).run(...values, this.expireAt(write.expires), sid, Date.now());
-    return Number(result.changes) === 1;
+    const patch = patchStatement(this.table, write);
+    if (!patch) return this.patchInTransaction(sid, write);
+    const { changes } = this.statement(patch.sql).run(...patch.values, this.expireAt(write.expires), sid, Date.now());
+    // Not updated: the session is gone, or a key of its record holds a NUL (which the UPDATE leaves alone).
+    return Number(changes) === 1 || this.patchInTransaction(sid, write);
+  }
+
+  /** The change applied in JavaScript to the live row, read and written back in one transaction. */
+  private patchInTransaction(sid: string, write: RecordWrite): boolean {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const sql = `SELECT sess FROM ${this.table} WHERE sid = ? AND expire > ? AND ${IS_RECORD}`;
+      const row = this.statement(sql).get(sid, Date.now());
+      if (row) this.upsert(sid, applyWrite(row.sess as string, write), write.expires);
+      this.db.exec('COMMIT');
+      return row !== undefined;
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
   }
 
   private expireAt(expires: number | undefined): number {
@@ -182,6 +191,15 @@ export class SqliteSessionStore extends Store {
     return statement;
   }
 
+  /** The timer's prune: a failure (the file locked past busy_timeout) is reported, never thrown; the next one retries. */
+  private pruneQuietly(): void {
+    try {
+      this.prune();
+    } catch (err) {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    }
+  }
+
   private run<T>(callback: Callback<T> | undefined, work: () => T): void {
     let result: T;
     try {
@@ -195,36 +213,11 @@ export class SqliteSessionStore extends Store {
   }
 }
 
-/** `node:sqlite`, or an error that says which Node.js has it. */
-function loadSqlite(): SqliteModule {
-  const sqlite = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.('node:sqlite');
-  if (!sqlite) {
-    throw new Error(
-      `sqliteStore() needs node:sqlite, built into Node.js 22.5 and later (without a flag from 22.13); ` +
-        `this is Node.js ${process.versions.node}. Upgrade Node.js, or use the embedded store, redisStore() or postgresStore().`,
-    );
-  }
-  return sqlite as SqliteModule;
-}
-
-/** The JSON path of a top-level key, quoted so that any key is one label. */
-function pathOf(key: string): string {
-  return `$."${key.replace(/["\\]/g, '\\$&')}"`;
-}
-
-/** The parsed record, or its text when it is not JSON (the module then treats it as corrupt and replaces it). */
-function parseOr(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
 /**
  * A session store in an SQLite file for `session.store`, on Node's built-in `node:sqlite` (Node.js 22.5 or
  * later; nothing to install). Sessions survive restarts; one machine only (use Redis or PostgreSQL for
- * several). The table is created on first use; `app.close()` closes the database.
+ * several). The table is created at once; `app.close()` closes the database. Throws at once on an older
+ * Node.js, saying which version it needs.
  *
  * @example
  * SessionModule.forRoot({ session: { secret, store: sqliteStore({ path: 'data/sessions.db' }) } })

@@ -4,12 +4,13 @@ import connectPgSimple from 'connect-pg-simple';
 import { RedisStore } from 'connect-redis';
 import pg from 'pg';
 import { createClient } from 'redis';
-import { EmbeddedStore, postgresStore, redisStore } from 'nest-express-session';
+import { EmbeddedStore, postgresStore, redisStore, sqliteStore } from 'nest-express-session';
 import { defer } from './cleanup.js';
 import type { Cleanup } from './cleanup.js';
 import { DATABASE_URL, REDIS_URL, skipWithout, uniqueName } from './env.js';
 import { asError } from './errors.js';
 import { FaultStore } from './fault-store.js';
+import { skipWithoutSqlite, tempDatabase } from './sqlite.js';
 
 /** One kind of store the suites run against. */
 export interface StoreKind {
@@ -110,11 +111,32 @@ const connectPg: StoreKind = {
   },
 };
 
+const sqliteHelper: StoreKind = {
+  name: 'sqlite (sqliteStore({ path }))',
+  family: 'SQLite',
+  skip: skipWithoutSqlite(),
+  isDefault: false,
+  create: (t) => {
+    // A fresh file per test, removed (after the store is closed) when the test ends.
+    const store = sqliteStore({ path: tempDatabase(t) });
+    defer(t, () => store.close());
+    return Promise.resolve(store);
+  },
+};
+
 /**
- * Every store the module supports: the embedded default, express-session's MemoryStore, Redis, and PostgreSQL
- * through the helper and directly.
+ * Every store the module supports: the embedded default, express-session's MemoryStore, Redis and PostgreSQL
+ * (through the helper and directly), and SQLite.
  */
-export const storeKinds: StoreKind[] = [embedded, memory, redisHelper, connectRedis, postgresHelper, connectPg];
+export const storeKinds: StoreKind[] = [
+  embedded,
+  memory,
+  redisHelper,
+  connectRedis,
+  postgresHelper,
+  connectPg,
+  sqliteHelper,
+];
 
 /** The stores the reliability suites inject faults into: the embedded store, and Redis through connect-redis. */
 export const reliabilityStoreKinds: StoreKind[] = [embedded, connectRedis];
