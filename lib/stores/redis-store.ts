@@ -156,7 +156,9 @@ export class RedisSessionStore extends DeferredStore<RedisSessions> {
       if (was === false) this.logger.log('Redis is connected again');
       this.emit('connect');
     } else {
-      const reason = err instanceof Error ? `${err.name}: ${err.message}` : 'connection closed';
+      // node-redis's sentinel client reports some errors as strings.
+      const reason =
+        err instanceof Error ? `${err.name}: ${err.message}` : typeof err === 'string' ? err : 'connection closed';
       this.logger.error(`Redis is not connected (${reason}); session requests get 503 until it is back`);
       this.emit('disconnect');
     }
