@@ -10,7 +10,10 @@ interface ScriptArguments {
   arguments: string[];
 }
 
-/** The node-redis commands the store sends (a `createClient()` client; a cluster client routes each by key). */
+/**
+ * The node-redis commands the store sends: to a `createClient()` client, a `createSentinel()` client (which sends
+ * them to the master), or a `createCluster()` client (which routes each by its one key).
+ */
 export interface RedisCommands {
   hGetAll(key: string): Promise<Record<string, string>>;
   get(key: string): Promise<string | null>;
@@ -18,7 +21,14 @@ export interface RedisCommands {
   pExpire(key: string, ms: number): Promise<unknown>;
   evalSha(sha: string, options: ScriptArguments): Promise<unknown>;
   eval(script: string, options: ScriptArguments): Promise<unknown>;
-  scanIterator(options: { MATCH: string; COUNT: number }): AsyncIterable<string[] | string>;
+  /** A client's, or a cluster node's; a sentinel client has only `scan`. */
+  scanIterator?(options: ScanOptions): AsyncIterable<string[] | string>;
+  scan?(cursor: string, options: ScanOptions): Promise<{ cursor: string | number; keys: string[] }>;
+}
+
+interface ScanOptions {
+  MATCH: string;
+  COUNT: number;
 }
 
 /**
@@ -130,8 +140,9 @@ export class RedisSessions {
   /** The ids of every stored session (SCAN on every master of a cluster). */
   async ids(): Promise<string[]> {
     const ids = new Set<string>();
+    const options = { MATCH: `${escapeGlob(this.prefix)}*`, COUNT: 100 };
     for (const node of await scanned(this.redis)) {
-      for await (const batch of node.scanIterator({ MATCH: `${escapeGlob(this.prefix)}*`, COUNT: 100 })) {
+      for await (const batch of scan(node, options)) {
         for (const key of Array.isArray(batch) ? batch : [batch]) ids.add(key.slice(this.prefix.length));
       }
     }
@@ -179,6 +190,20 @@ async function scanned(redis: RedisCommands): Promise<RedisCommands[]> {
   };
   if (!Array.isArray(cluster.masters) || typeof cluster.nodeClient !== 'function') return [redis];
   return Promise.all(cluster.masters.map(async (master) => cluster.nodeClient!(master)));
+}
+
+/** The keys `options` match on one server, in batches. */
+async function* scan(node: RedisCommands, options: ScanOptions): AsyncIterable<string[] | string> {
+  if (node.scanIterator) {
+    yield* node.scanIterator(options);
+    return;
+  }
+  let cursor = '0';
+  do {
+    const reply = await node.scan!(cursor, options);
+    cursor = String(reply.cursor);
+    yield reply.keys;
+  } while (cursor !== '0');
 }
 
 /** The parsed record, or its text when it is not JSON (the module then treats it as corrupt and replaces it). */

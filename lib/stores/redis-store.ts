@@ -8,47 +8,37 @@ import { toCallback } from './store-call.js';
 import type { Callback } from './store-call.js';
 import { RedisSessions } from './redis-sessions.js';
 import type { RedisCommands } from './redis-sessions.js';
-import { closeOwnedClient, createOwnedClient, isRedisUrl } from './redis-client.js';
-import type {
-  RedisClientLike,
-  RedisStoreOptions,
-  RedisUrlStoreOptions,
-} from '../interfaces/redis-store-options.interface.js';
+import { createOwnedClient } from './redis-client.js';
+import type { OwnedClient } from './redis-client.js';
+import { checkRedisStoreOptions } from './redis-options.js';
+import { watchConnection } from './redis-watch.js';
+import type { ConnectionWatch } from './redis-watch.js';
+import type { RedisClientLike, RedisStoreOptions } from '../interfaces/redis-store-options.interface.js';
 
 const DEFAULT_TTL = 86_400_000;
 
 /**
- * A Redis session store over a `redis@5` client that reports the connection's state to the module: it emits
- * `disconnect` when the connection drops and `connect` when it is ready again, and while it is down every call
- * fails at once, so requests get the module's 503 instead of waiting. Each session is a hash, and a request's
- * changes are applied to it in one script (see RedisSessions). Made by {@link redisStore}.
+ * A Redis session store over a `redis@5` client (one server, a cluster, or a master found through sentinels)
+ * that reports the connection's state to the module: it emits `disconnect` when Redis cannot be reached and
+ * `connect` when it can again, and while it is down every call fails at once, so requests get the module's 503
+ * instead of waiting. Each session is a hash, and a request's changes are applied to it in one script (see
+ * RedisSessions). Made by {@link redisStore}.
  */
 export class RedisSessionStore extends DeferredStore<RedisSessions> {
-  private redis?: RedisClientLike;
+  private owned?: OwnedClient;
+  private watching?: ConnectionWatch;
   private up: boolean | undefined;
   private closed = false;
-  private readonly subscriptions: [string, (...args: any[]) => void][] = [];
 
   constructor(private readonly options: RedisStoreOptions) {
     super('RedisSessionStore');
-    const { url, client } = options as { url?: unknown; client?: unknown };
-    if ((url === undefined) === (client === undefined)) {
-      throw new TypeError(
-        'redisStore(): give either { url } (the store opens and closes the connection) or { client } (yours), not both or neither.',
-      );
-    }
-    if (url !== undefined && !isRedisUrl(url)) {
-      throw new TypeError('redisStore(): url must be a redis:// or rediss:// URL, such as redis://127.0.0.1:6379');
-    }
-    if (options.ttl !== undefined && !(typeof options.ttl === 'number' && options.ttl > 0)) {
-      throw new TypeError(`redisStore(): ttl must be a number of milliseconds above 0, not ${String(options.ttl)}`);
-    }
+    checkRedisStoreOptions(options);
     this.start(() => this.build());
   }
 
   /** The Redis client in use: the one given, or the one the store created (once created). */
   get client(): RedisClientLike | undefined {
-    return this.options.client ?? this.redis;
+    return this.options.client ?? this.owned?.client;
   }
 
   /** Whether the connection is ready (`undefined` until the first connection attempt has ended). */
@@ -64,9 +54,8 @@ export class RedisSessionStore extends DeferredStore<RedisSessions> {
     if (this.closed) return;
     this.closed = true;
     await this.whenLoaded().catch(() => undefined);
-    const client = this.client;
-    for (const [event, listener] of this.subscriptions) client?.off?.(event, listener);
-    if (client && !this.options.client) await closeOwnedClient(client);
+    this.watching?.stop();
+    await this.owned?.close();
   }
 
   /**
@@ -133,57 +122,30 @@ export class RedisSessionStore extends DeferredStore<RedisSessions> {
   protected override refuse(): Error | undefined {
     if (this.closed) return new Error('The Redis session store was closed');
     const client = this.client;
-    if (client?.isOpen === false) {
+    if (client?.isOpen === false && this.options.client) {
       return new Error('The Redis client is not connected: call await client.connect() before the app starts');
     }
+    if (client?.isOpen === false) return new Error('Redis is not connected');
     if (client?.isReady === false) return new Error('Redis is not connected');
     return undefined;
   }
 
   private async build(): Promise<RedisSessions> {
-    let client = this.options.client;
-    let firstAttempt: Promise<void> | undefined;
-    if (!client) {
-      const created = await createOwnedClient(this.options as RedisUrlStoreOptions);
-      client = this.redis = created.client;
-      firstAttempt = this.watch(client);
-      created.connect();
-    } else {
-      firstAttempt = this.watch(client);
-      if (client.isReady || client.isOpen === false) firstAttempt = undefined;
-    }
+    const given = this.options.client;
+    const owned = given ? undefined : await createOwnedClient(this.options);
+    const client = given ?? owned!.client;
+    this.owned = owned;
+    // Every client the store creates or is given has an 'error' listener from here on: no error event crashes.
+    this.watching = watchConnection(client, owned !== undefined, (up, err) => this.change(up, err));
+    owned?.connect();
     const sessions = new RedisSessions(
       client as unknown as RedisCommands,
       this.options.prefix ?? 'sess:',
       this.options.ttl ?? DEFAULT_TTL,
     );
     // The first request waits for the first connection attempt rather than failing while it is under way.
-    await firstAttempt;
+    await this.watching.firstAttempt;
     return sessions;
-  }
-
-  /** Follows the client's state; resolves when the first connection attempt succeeded or failed. */
-  private watch(client: RedisClientLike): Promise<void> {
-    if (client.isReady) this.up = true;
-    return new Promise<void>((attempted) => {
-      const ready = (): void => {
-        attempted();
-        this.change(true);
-      };
-      const down = (err?: unknown): void => {
-        attempted();
-        this.change(false, err);
-      };
-      this.listen(client, 'ready', ready);
-      // An error on a connection that is still ready (a bad reply, say) is not a disconnect.
-      this.listen(client, 'error', (err: unknown) => (client.isReady ? undefined : down(err)));
-      this.listen(client, 'end', () => down());
-    });
-  }
-
-  private listen(client: RedisClientLike, event: string, listener: (...args: any[]) => void): void {
-    client.on(event, listener);
-    this.subscriptions.push([event, listener]);
   }
 
   private change(up: boolean, err?: unknown): void {
@@ -194,7 +156,9 @@ export class RedisSessionStore extends DeferredStore<RedisSessions> {
       if (was === false) this.logger.log('Redis is connected again');
       this.emit('connect');
     } else {
-      const reason = err instanceof Error ? `${err.name}: ${err.message}` : 'connection closed';
+      // node-redis's sentinel client reports some errors as strings.
+      const reason =
+        err instanceof Error ? `${err.name}: ${err.message}` : typeof err === 'string' ? err : 'connection closed';
       this.logger.error(`Redis is not connected (${reason}); session requests get 503 until it is back`);
       this.emit('disconnect');
     }
@@ -206,7 +170,10 @@ export class RedisSessionStore extends DeferredStore<RedisSessions> {
  * `npm install redis`). It reads sessions that connect-redis wrote, so switching keeps everyone logged in.
  *
  * - `redisStore({ url })`: the store opens the connection, and `app.close()` closes it.
- * - `redisStore({ client })`: the store uses your connected client and leaves it open.
+ * - `redisStore({ cluster: { rootNodes } })`: the same on a Redis Cluster (`createCluster()` options).
+ * - `redisStore({ sentinel: { name, sentinelRootNodes } })`: the same on a master watched by Redis Sentinel.
+ * - `redisStore({ client })`: the store uses your connected client (`createClient()`, `createCluster()` or
+ *   `createSentinel()`) and leaves it open.
  *
  * While Redis is unreachable, requests that need the session get a 503 at once (never a hang), and
  * they succeed again as soon as the connection is back; nothing crashes.

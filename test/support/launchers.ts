@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { eventually, freePort, redisCommands } from './net.js';
@@ -37,6 +37,12 @@ export interface RedisServerOptions {
   wrap?: (command: string, args: string[]) => [string, string[]];
   /** Where the server's stderr goes (default: nowhere). */
   stderr?: 'ignore' | 'inherit';
+  /** More command-line arguments, after the defaults (e.g. `['--replicaof', '127.0.0.1', '6380']`). */
+  args?: string[];
+  /** A config file for the server, written into its folder and given first (Sentinel rewrites its own). */
+  config?: string;
+  /** The port (default: a free one). */
+  port?: number;
 }
 
 /**
@@ -57,7 +63,7 @@ export class RedisServer {
   static async create(options: RedisServerOptions = {}): Promise<RedisServer> {
     const bin = options.bin ?? findRedisServer();
     if (!bin) throw new Error('redis-server not found (set REDIS_SERVER_BIN)');
-    return new RedisServer(await freePort(), mkdtempSync(join(tmpdir(), 'nes-redis-')), bin, options);
+    return new RedisServer(options.port ?? (await freePort()), mkdtempSync(join(tmpdir(), 'nes-redis-')), bin, options);
   }
 
   /** A server on a free port, started. */
@@ -76,6 +82,10 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  private get configFile(): string {
+    return join(this.dir, 'redis.conf');
+  }
+
   get isRunning(): boolean {
     return this.child !== undefined;
   }
@@ -83,8 +93,13 @@ export class RedisServer {
   /** Starts the server and resolves once it answers PING. */
   async start(): Promise<void> {
     if (this.child) return;
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', ''];
+    const args = this.options.config === undefined ? [] : [this.configFile];
+    args.push('--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '');
     args.push(...(this.options.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
+    args.push(...(this.options.args ?? []));
+    if (this.options.config !== undefined && !existsSync(this.configFile)) {
+      writeFileSync(this.configFile, this.options.config);
+    }
     const [command, argv] = this.options.wrap ? this.options.wrap(this.bin, args) : [this.bin, args];
     const child = spawn(command, argv, { stdio: ['ignore', 'ignore', this.options.stderr ?? 'ignore'] });
     this.child = child;
@@ -97,15 +112,18 @@ export class RedisServer {
     }
   }
 
-  /** Stops the server (SIGTERM: a clean shutdown that writes its append-only file) and waits for it to exit. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the server and waits for it to exit: SIGTERM is a clean shutdown that writes its append-only file;
+   * SIGKILL is a crash.
+   */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     const child = this.child;
     if (!child) return;
     this.child = undefined;
     running.delete(this);
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
+    child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);

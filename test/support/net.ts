@@ -32,20 +32,48 @@ export async function eventually(probe: () => Promise<boolean>, attempts = 100, 
 
 /**
  * Sends RESP commands over a raw socket, then QUIT, and resolves with everything the server answered
- * ('' if nothing answered): enough to check a Redis server without a client library.
+ * ('' if nothing answered) once every command has its reply: enough to check a Redis server without a client
+ * library (Sentinel too, which does not know QUIT).
  */
 export function redisCommands(port: number, ...commands: string[][]): Promise<string> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
-    let reply = '';
+    let reply = Buffer.alloc(0);
     const encode = (args: string[]): string =>
       `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
     socket.setTimeout(2000, () => socket.destroy());
     socket.on('connect', () => socket.write([...commands, ['QUIT']].map(encode).join('')));
-    socket.on('data', (chunk) => (reply += chunk.toString()));
-    socket.on('close', () => resolve(reply));
+    socket.on('data', (chunk: Buffer) => {
+      reply = Buffer.concat([reply, chunk]);
+      if (completeReplies(reply) >= commands.length) socket.destroy();
+    });
+    socket.on('close', () => resolve(reply.toString()));
     socket.on('error', () => undefined);
   });
+}
+
+/** How many complete RESP replies `buffer` holds. */
+function completeReplies(buffer: Buffer): number {
+  let at = 0;
+  const skip = (): boolean => {
+    const end = buffer.indexOf('\r\n', at);
+    if (end < 0) return false;
+    const type = String.fromCharCode(buffer[at]);
+    const n = Number(buffer.toString('latin1', at + 1, end));
+    at = end + 2;
+    if ('$=!'.includes(type)) {
+      if (n < 0) return true;
+      at += n + 2;
+      return at <= buffer.length;
+    }
+    if ('*~>%|'.includes(type)) {
+      for (let i = 0; i < ('%|'.includes(type) ? 2 * n : n); i++) if (!skip()) return false;
+    }
+    return true;
+  };
+  let count = 0;
+  while (at < buffer.length && skip()) count++;
+  return count;
 }
 
 /** The port of a redis:// URL. */
