@@ -110,6 +110,27 @@ describe('the embedded store', () => {
     assert.equal(await count(store), 0);
   });
 
+  it('all() keeps sessions whose ids are __proto__ or constructor, as own entries', async (t) => {
+    const store = new EmbeddedStore();
+    defer(t, () => store.close());
+    store.set('__proto__', record(60_000, { userId: 'p' }));
+    store.set('constructor', record(60_000, { userId: 'c' }));
+    const all = await new Promise<Record<string, SessionData>>((resolve, reject) =>
+      store.all((err, v) => (err ? reject(asError(err)) : resolve(v as Record<string, SessionData>))),
+    );
+    assert.deepEqual(Object.keys(all).sort(), ['__proto__', 'constructor']);
+    assert.equal(Object.getOwnPropertyDescriptor(all, '__proto__')?.value.userId, 'p');
+    assert.equal(all.constructor.userId, 'c');
+    assert.equal(Object.getPrototypeOf(all), Object.prototype, 'the result object keeps its prototype');
+  });
+
+  it('refuses a sweep interval that is not a number of milliseconds above 0', () => {
+    for (const sweepInterval of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '60000' as unknown as number]) {
+      assert.throws(() => new EmbeddedStore({ sweepInterval }), /embeddedStore\.sweepInterval/);
+    }
+    new EmbeddedStore({ sweepInterval: 5 }).close();
+  });
+
   it('refuses a cap that is not a whole number of at least 1', () => {
     assert.throws(() => new EmbeddedStore({ maxSessions: 0 }), /maxSessions/);
     assert.throws(() => new EmbeddedStore({ maxSessions: 1.5 }), /maxSessions/);
