@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +14,7 @@ import type { Cleanup } from '../support/cleanup.js';
 import { AuthController } from '../support/controllers.js';
 import { asError } from '../support/errors.js';
 import { Client, sidOf } from '../support/http.js';
-import { childEnv, stopConsumerApp } from '../support/processes.js';
+import { startAppProcess } from '../support/processes.js';
 import { eventually, sleep } from '../support/net.js';
 import { assertNoChangeLostAcrossInstances } from '../support/reliability.js';
 import { HAS_SQLITE, openDatabase, skipWithoutSqlite, tempDatabase } from '../support/sqlite.js';
@@ -96,31 +95,9 @@ function rowOf(db: TestDatabase, sid: string): { sess: string; expire: number } 
 }
 
 /** One more app instance on `path`, in a process of its own (stopped when `t` ends); its URL. */
-function startSecondProcess(t: Cleanup, path: string): Promise<string> {
+async function startSecondProcess(t: Cleanup, path: string): Promise<string> {
   const file = fileURLToPath(new URL('../fixtures/sqlite-app.js', import.meta.url));
-  const child = spawn(process.execPath, [file, path], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  defer(t, () => stopConsumerApp(child));
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    const fail = (why: string): void => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(new Error(`the second process ${why}\n${stderr}`));
-    };
-    const onExit = (code: number | null): void => fail(`exited early (code ${code})`);
-    const timer = setTimeout(() => fail('did not listen within 30 s'), 30_000);
-    child.on('exit', onExit);
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const line = stdout.split('\n').find((l) => l.startsWith('{"url"'));
-      if (!line) return;
-      clearTimeout(timer);
-      child.off('exit', onExit);
-      resolve((JSON.parse(line) as { url: string }).url);
-    });
-  });
+  return (await startAppProcess(t, [file, path])).url;
 }
 
 describe('sqliteStore() and the Node.js it needs', () => {

@@ -85,7 +85,7 @@ export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 /** A consumer app's child process, started by `startConsumerApp`. */
 export interface RunningApp {
   url: string;
-  /** Entry point (`nest-express-session/...`) -> the file or file URL it resolved to in the app. */
+  /** Entry point (`nest-express-session/...`) -> the file or file URL it resolved to in the app (consumer apps). */
   resolved: Record<string, string>;
   child: ChildProcess;
 }
@@ -95,8 +95,16 @@ export interface RunningApp {
  * stopped when the test `t` ends.
  */
 export function startConsumerApp(t: Cleanup, cwd: string): Promise<RunningApp> {
+  return startAppProcess(t, ['main.js'], cwd);
+}
+
+/**
+ * Runs `node <args>` (an app that prints one JSON line `{"url": ...}` once it listens) as a child process in
+ * `cwd`; resolves with what that line says. It is stopped when the test `t` ends.
+ */
+export function startAppProcess(t: Cleanup, args: string[], cwd = process.cwd()): Promise<RunningApp> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['main.js'], { cwd, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { cwd, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     children.set(child, () => stopConsumerApp(child));
     defer(t, () => stopConsumerApp(child));
     child.once('exit', () => children.delete(child));
@@ -106,7 +114,11 @@ export function startConsumerApp(t: Cleanup, cwd: string): Promise<RunningApp> {
       clearTimeout(timer);
       child.off('exit', onExit);
       child.kill('SIGKILL');
-      reject(new Error(`the app in ${cwd} ${why}\n--- stderr ---\n${tail(stderr)}\n--- stdout ---\n${tail(stdout)}`));
+      reject(
+        new Error(
+          `the app ${args.join(' ')} in ${cwd} ${why}\n--- stderr ---\n${tail(stderr)}\n--- stdout ---\n${tail(stdout)}`,
+        ),
+      );
     };
     const onExit = (code: number | null, signal: string | null): void =>
       fail(`exited early (code ${code}, signal ${signal})`);
