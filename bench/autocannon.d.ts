@@ -16,6 +16,7 @@ declare module 'autocannon' {
 
   export interface Client {
     setHeaders(headers: Record<string, string>): void;
+    setRequests(requests: { path?: string; headers?: Record<string, string> }[]): void;
   }
 
   export interface Options {

@@ -1,16 +1,19 @@
 /**
  * The processes the benchmark starts: one server per variant (out/bench/server.js), the memory child
- * (out/bench/memory.js), and a throwaway redis-server. Each is stopped when the run ends, however it ends.
- * The server gets a core of its own, autocannon and Redis share the other (Linux, taskset), so that the two
- * sides of a run do not trade places on one core; --no-pin turns it off.
+ * (out/bench/memory.js), a throwaway redis-server and a throwaway PostgreSQL. Each is stopped when the run
+ * ends, however it ends. The server gets a core of its own, autocannon, Redis and PostgreSQL share the other
+ * (Linux, taskset), so that the two sides of a run do not trade places on one core; --no-pin turns it off.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
-import { RedisServer } from '../test/support/launchers.js';
+import { findPostgresBin, RedisServer, startPostgres } from '../test/support/launchers.js';
+import type { PostgresServer } from '../test/support/launchers.js';
 import { arg } from './profiles.js';
 import { parseCommandStats } from './statistics.js';
 
@@ -80,14 +83,14 @@ export function pinSelf(): void {
 
 // ---------------------------------------------------------------- variant servers
 
-/** Starts `out/bench/server.js <name> [redisUrl]` and resolves with its URL once it listens. */
+/** Starts `out/bench/server.js <name> [backendUrl]` and resolves with its URL once it listens. */
 export async function startServer(
   name: string,
-  redisUrl?: string,
+  backendUrl?: string,
   env: Record<string, string> = {},
   extraNodeArgs: string[] = [],
 ): Promise<{ child: ChildProcess; url: string }> {
-  const args = [SERVER, name, ...(redisUrl ? [redisUrl] : [])];
+  const args = [SERVER, name, ...(backendUrl ? [backendUrl] : [])];
   const nodeArgs = [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...extraNodeArgs];
   const child = track(
     spawn(process.execPath, [...nodeArgs, ...args], {
@@ -114,7 +117,7 @@ export async function startServer(
 }
 
 /** The messages a server answers over IPC (see bench/server.ts). */
-type ServerQuestion = 'memory' | 'cpu' | 'profile-start' | 'profile-stop' | 'count-start' | 'count-stop';
+type ServerQuestion = 'memory' | 'cpu' | 'stats' | 'profile-start' | 'profile-stop' | 'count-start' | 'count-stop';
 
 /** Sends a server a message and resolves with its answer. */
 export function ask<T>(child: ChildProcess, type: ServerQuestion, extra: object = {}): Promise<T> {
@@ -133,6 +136,14 @@ export function ask<T>(child: ChildProcess, type: ServerQuestion, extra: object 
 
 export const memoryOf = (child: ChildProcess): Promise<NodeJS.MemoryUsage> => ask(child, 'memory');
 export const cpuOf = (child: ChildProcess): Promise<NodeJS.CpuUsage> => ask(child, 'cpu');
+
+/** What a server counted since it started: requests its handlers served, store round trips by operation. */
+export interface ServerStats {
+  handled: number;
+  roundTrips: Record<string, number>;
+}
+
+export const statsOf = (child: ChildProcess): Promise<ServerStats> => ask(child, 'stats');
 
 /** Runs `node <args>` to completion and resolves with what it printed. */
 export async function runNode(args: string[]): Promise<string> {
@@ -175,4 +186,31 @@ export async function stopRedis(redis: BenchRedis): Promise<void> {
 /** Calls per command since Redis started, from `INFO commandstats`. */
 export async function commandStats(redis: BenchRedis): Promise<Map<string, number>> {
   return parseCommandStats(await redis.client.info('commandstats'));
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+/**
+ * Starts a throwaway PostgreSQL (durability off, data in a temporary folder) on a free port, pinned with
+ * autocannon: the backends it forks for the servers' connections inherit the pin. Throws when PostgreSQL is
+ * not installed. Stopped by `stop()`, or when this process exits.
+ */
+export async function startBenchPostgres(): Promise<PostgresServer> {
+  const bin = findPostgresBin();
+  if (!bin) throw new Error('PostgreSQL is not installed (no initdb on the PATH or in /usr/lib/postgresql)');
+  const server = await startPostgres(bin, 'bench');
+  process.on('exit', () => server.stop());
+  if (pinning) {
+    const pid = readFileSync(join(server.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0].trim();
+    // Its background workers (WAL writer, checkpointer, autovacuum) are forked already: pinned one by one.
+    let workers: string[] = [];
+    try {
+      workers = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean);
+    } catch {
+      // no /proc children list: the workers stay where they are
+    }
+    for (const target of [pid, ...workers])
+      spawnSync('taskset', ['-acp', String(CLIENT_CPU), target], { stdio: 'ignore' });
+  }
+  return server;
 }

@@ -37,7 +37,8 @@ export const PROFILES: Record<string, Profile> = {
     soak: 0,
     counts: false,
   },
-  smoke: { name: 'smoke', rounds: 1, duration: 1, warmup: 1, connections: 4, memory: [10_000], soak: 0, counts: false },
+  // No warm-up: the smoke run only checks that every variant answers (CI runs it), in about a minute.
+  smoke: { name: 'smoke', rounds: 1, duration: 1, warmup: 0, connections: 4, memory: [10_000], soak: 0, counts: false },
 };
 
 /** `--name` gives '', `--name=value` gives 'value', and an absent option undefined. */
@@ -66,5 +67,7 @@ export function profileFromArgs(): Profile {
 
 /** A run with a profile's settings changed is not that profile's run: its results are filed as "custom". */
 export function isTuned(): boolean {
-  return ['only', 'rounds', 'duration', 'warmup', 'connections', 'no-redis'].some((k) => arg(k) !== undefined);
+  return ['only', 'rounds', 'duration', 'warmup', 'connections', 'no-redis', 'no-postgres'].some(
+    (k) => arg(k) !== undefined,
+  );
 }

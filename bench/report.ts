@@ -4,7 +4,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Profile } from './profiles.js';
 import type { SoakResult } from './soak.js';
-import type { RatioResult, VariantResult } from './statistics.js';
+import type { CountResult, RatioResult, VariantResult } from './statistics.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Where results go. */
@@ -29,6 +29,22 @@ function asyncCell(counts: Record<string, number>): string {
   return `${fmt(counts.PROMISE ?? 0)}${others.length ? ` (${others.join(', ')})` : ''}`;
 }
 
+/** A count per request, then its parts over 0.005 per request. */
+function perRequestCell(total: number | undefined, breakdown: Record<string, number> | undefined): string {
+  if (total === undefined) return '';
+  const parts = Object.entries(breakdown ?? {})
+    .filter(([, n]) => n >= 0.005)
+    .map(([kind, n]) => `${kind} ${fmt(n, 2)}`);
+  return `${fmt(total, 2)}${parts.length ? ` (${parts.join(', ')})` : ''}`;
+}
+
+/** "yes", "no", or nothing when there is no verdict. */
+const verdict = (met: boolean | undefined): string => (met === undefined ? '' : met ? 'yes' : 'no');
+
+/** A target as the tables state it. */
+const targetText = (target: number | undefined, strict: boolean | undefined): string =>
+  target === undefined ? '' : `${strict ? '>' : '≥'} ${target}`;
+
 export function machineLine(): string {
   const cpus = os.cpus();
   return `Node ${process.version}, ${cpus[0]?.model.trim() ?? 'unknown CPU'} × ${cpus.length}, ${os.platform()} ${os.release()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
@@ -42,6 +58,8 @@ export interface Report {
   profile: Profile;
   variants: VariantResult[];
   ratios: RatioResult[];
+  /** Count targets (round trips, Redis commands, failed requests), checked against the variants. */
+  counts?: CountResult[];
   memory: unknown[];
   soak?: SoakResult;
   elapsedSeconds: number;
@@ -59,8 +77,24 @@ export function markdown(r: Report): string {
   out.push(`Date: ${r.date}, took ${Math.round(r.elapsedSeconds)} s`, '');
   out.push('### Variants (medians over rounds)', '');
   out.push(
+    'Round trips: store calls (in-memory stores), commands sent (Redis) or queries (PostgreSQL), counted in the ' +
+      'server, per request its handlers served. Redis cmds: `INFO commandstats`, the commands scripts run included.',
+    '',
+  );
+  out.push(
     table(
-      ['variant', 'req/s', 'min–max', 'p50 ms', 'p99 ms', 'CPU µs/req', 'promises/req', 'Redis cmds/req'],
+      [
+        'variant',
+        'req/s',
+        'min–max',
+        'p50 ms',
+        'p99 ms',
+        'CPU µs/req',
+        'non-2xx',
+        'round trips/req',
+        'promises/req',
+        'Redis cmds/req',
+      ],
       r.variants.map((v) => [
         `${v.name}: ${v.label}`,
         v.skipped ? `skipped (${v.skipped})` : v.pending ? `pending (${v.pending})` : fmt(v.rps),
@@ -70,33 +104,67 @@ export function markdown(r: Report): string {
         fmt(v.p50, 1),
         fmt(v.p99, 1),
         fmt(v.cpuUs),
+        v.samples.length ? `${fmt(v.non2xx)}${v.errors ? ` (+${fmt(v.errors)} errors)` : ''}` : '',
+        perRequestCell(v.roundTripsPerRequest, v.roundTripBreakdown),
         v.asyncPerRequest ? asyncCell(v.asyncPerRequest) : '',
-        v.commandsPerRequest === undefined
-          ? ''
-          : `${fmt(v.commandsPerRequest, 2)} (${Object.entries(v.commandBreakdown ?? {})
-              .filter(([, n]) => n >= 0.005)
-              .map(([c, n]) => `${c} ${fmt(n, 2)}`)
-              .join(', ')})`,
+        perRequestCell(v.commandsPerRequest, v.commandBreakdown),
       ]),
     ),
     '',
   );
-  out.push('### Ratios (median of same-round req/s ratios; min–max over rounds)', '');
+  const hot = r.variants.filter((v) => v.hot);
+  if (hot.length) {
+    out.push('### Hot session: one cookie for every connection, each connection writing its own key', '');
+    out.push(
+      table(
+        ['variant', 'increments', 'lost (not in the stored session)', 'non-2xx', 'round trips/req'],
+        hot.map((v) => [
+          v.name,
+          fmt(v.hot!.handled),
+          fmt(v.hot!.lost),
+          fmt(v.non2xx),
+          perRequestCell(v.roundTripsPerRequest, v.roundTripBreakdown),
+        ]),
+      ),
+      '',
+    );
+  }
+  out.push('### Ratios (median of same-round ratios; min–max of the req/s ratio over rounds)', '');
+  out.push(
+    "CPU/req ratio: the denominator's CPU per request over the numerator's, so above 1 means the numerator is cheaper.",
+    '',
+  );
   out.push(
     table(
-      ['ratio', 'req/s ratio', 'min–max', 'CPU/req ratio', 'p99 ratio', 'target', 'met'],
+      ['ratio', 'req/s ratio', 'min–max', 'CPU/req ratio', 'p99 ratio', 'target (req/s, CPU)', 'met (req/s, CPU)'],
       r.ratios.map((x) => [
         `${x.meaning} (\`${x.num}\` / \`${x.den}\`)`,
         fmt(x.ratio, 3),
         x.min === undefined ? '-' : `${fmt(x.min, 3)}–${fmt(x.max, 3)}`,
         fmt(x.cpuRatio, 3),
         fmt(x.p99Ratio, 3),
-        x.target === undefined ? '' : x.target === 1 ? '> 1' : `≥ ${x.target}`,
-        x.met === undefined ? '' : x.met ? 'yes' : 'no',
+        [targetText(x.target, x.strict), targetText(x.cpuTarget, x.strict)].filter(Boolean).join(', '),
+        [verdict(x.met), verdict(x.cpuMet)].filter(Boolean).join(', '),
       ]),
     ),
     '',
   );
+  if (r.counts?.length) {
+    out.push('### Count targets', '');
+    out.push(
+      table(
+        ['variant', 'count', 'value', 'target', 'met'],
+        r.counts.map((c) => [
+          c.variant,
+          c.meaning,
+          c.value === undefined ? '-' : fmt(c.value, c.metric === 'non2xx' ? 0 : 2),
+          `≤ ${c.max}`,
+          verdict(c.met),
+        ]),
+      ),
+      '',
+    );
+  }
   if (r.memory.length) {
     out.push('### Embedded store memory (after full GC, in a child process)', '');
     out.push(

@@ -29,7 +29,7 @@ export interface SoakResult {
  */
 export async function soak(seconds: number, connections: number): Promise<SoakResult> {
   const maxSessions = 10_000;
-  const info: VariantInfo = { name: 'soak', label: 'soak', path: '/', cookie: false, redis: false };
+  const info: VariantInfo = { name: 'soak', label: 'soak', path: '/', cookie: false };
   const { child, url } = await startServer('soak', undefined, { BENCH_MAX_SESSIONS: String(maxSessions) }, [
     '--expose-gc',
   ]);

@@ -97,9 +97,8 @@ export class GuardedStore extends Store {
   };
 
   override get(sid: string, callback: Callback<SessionData | null>): void {
-    this.caller.read<Data | null>(
-      'get',
-      (cb) => this.inner.get(sid, cb as Callback<SessionData | null>),
+    afterReturn<Data | null>(
+      (cb) => this.caller.read('get', (got) => this.inner.get(sid, got as Callback<SessionData | null>), cb),
       (err, record) => (err ? callback(err) : callback(null, this.usable(sid, record) as SessionData | null)),
     );
   }
@@ -134,15 +133,18 @@ export class GuardedStore extends Store {
    * makes them): only what changed since the request loaded it is written into the latest stored copy.
    */
   write(sid: string, session: SessionData, values: Map<string, string>, callback?: Callback): void {
-    this.writer.save(sid, session, values, (err, written) => {
-      if (written) this.fresh?.set(sid, true);
-      callback?.(err);
-    });
+    afterReturn<boolean>(
+      (cb) => this.writer.save(sid, session, values, cb),
+      (err, written) => {
+        if (written) this.fresh?.set(sid, true);
+        callback?.(err);
+      },
+    );
   }
 
   override destroy(sid: string, callback?: Callback): void {
     this.fresh?.delete(sid);
-    this.writer.destroy(sid, callback ?? (() => undefined));
+    afterReturn((cb) => this.writer.destroy(sid, cb), callback ?? (() => undefined));
   }
 
   override touch(sid: string, session: SessionData, callback?: Callback): void {
@@ -162,19 +164,21 @@ export class GuardedStore extends Store {
     }
     if (this.options.idleTimeout && state?.snapshot.sid === sid && state.snapshot.stored) {
       // The idle timeout reads the last-seen time in the record, which a plain touch does not write.
-      this.writer.refresh(sid, session, state, (err, written) => {
-        if (written) this.fresh?.set(sid, true);
-        done(err);
-      });
+      afterReturn<boolean>(
+        (cb) => this.writer.refresh(sid, session, state, cb),
+        (err, written) => {
+          if (written) this.fresh?.set(sid, true);
+          done(err);
+        },
+      );
       return;
     }
     if (typeof this.inner.touch !== 'function') {
       done();
       return;
     }
-    this.caller.call(
-      'touch',
-      (cb) => this.inner.touch!(sid, session, cb),
+    afterReturn(
+      (cb) => this.caller.call('touch', (touched) => this.inner.touch!(sid, session, touched), cb),
       (err) => {
         if (!err) this.fresh?.set(sid, true);
         done(err);
@@ -230,4 +234,15 @@ export class GuardedStore extends Store {
     });
     return null;
   }
+}
+
+/**
+ * Hands a store call's answer to `callback` only after the call returned: a store that answers at once (the
+ * embedded store) is answered from the check phase, as MemoryStore answers. On a busy server the requests that
+ * arrived together then go through each step together, for less CPU per request (BENCHMARKS.md).
+ */
+function afterReturn<T = void>(call: (callback: Callback<T>) => void, callback: Callback<T>): void {
+  let returned = false;
+  call((err, value) => (returned ? callback(err, value) : void setImmediate(callback, err, value)));
+  returned = true;
 }

@@ -3,10 +3,13 @@ import { describe, it } from 'node:test';
 import {
   asyncPerRequest,
   commandDelta,
+  countTargetOf,
   median,
   parseCommandStats,
+  perRequest,
   ratioOf,
   sampleOf,
+  servedDelta,
   soakGrowth,
   summarise,
   toMB,
@@ -67,6 +70,38 @@ describe('benchmark statistics', () => {
       commands: { get: 1000 },
     });
     assert.equal(sampleOf(1, { ...run, requests: { total: 0, sent: 0 } }, 700).cpuUs, 700);
+    const served = sampleOf(2, run, 1, undefined, { handled: 998, roundTrips: { get: 998, patch: 997 } });
+    assert.equal(served.handled, 998);
+    assert.deepEqual(served.roundTrips, { get: 998, patch: 997 });
+    assert.equal('handled' in sampleOf(2, run, 1), false, 'nothing counted, nothing reported');
+  });
+
+  it('servedDelta: requests served and round trips by operation between two readings; unchanged ones left out', () => {
+    assert.deepEqual(
+      servedDelta(
+        { handled: 10, roundTrips: { get: 10, set: 4, touch: 2 } },
+        { handled: 110, roundTrips: { get: 110, set: 4, touch: 52, patch: 50 } },
+      ),
+      { handled: 100, roundTrips: { get: 100, touch: 50, patch: 50 } },
+    );
+  });
+
+  it('perRequest: counts summed over runs, per request in total and by kind; undefined for no requests', () => {
+    assert.deepEqual(
+      perRequest(
+        [
+          { get: 100, set: 100 },
+          { get: 300, evalsha: 200 },
+        ],
+        400,
+      ),
+      {
+        total: 1.75,
+        breakdown: { get: 1, set: 0.25, evalsha: 0.5 },
+      },
+    );
+    assert.deepEqual(perRequest([], 10), { total: 0, breakdown: {} });
+    assert.equal(perRequest([{ get: 1 }], 0), undefined);
   });
 
   it('summarise: medians over the rounds; Redis commands per request sent, in total and by command', () => {
@@ -80,6 +115,8 @@ describe('benchmark statistics', () => {
       p99: 4,
       p50: 2,
       cpuUs: 20,
+      non2xx: 0,
+      errors: 0,
       commandBreakdown: { get: 1, set: 0.2, pexpire: 0.3 },
       commandsPerRequest: 1.5,
     });
@@ -88,8 +125,24 @@ describe('benchmark statistics', () => {
       p99: 5,
       p50: 2.5,
       cpuUs: 20,
+      non2xx: 0,
+      errors: 0,
     });
     assert.deepEqual(summarise([]), {});
+  });
+
+  it('summarise: failed requests summed; round trips per request the handlers served, in total and by operation', () => {
+    const samples = [
+      sample(1, 100, 30, 4, { non2xx: 2, handled: 100, roundTrips: { get: 100, set: 100, touch: 0 } }),
+      sample(2, 300, 10, 2, { errors: 1, timeouts: 2, handled: 300, roundTrips: { get: 600, set: 300 } }),
+      sample(3, 200, 20, 8),
+    ];
+    const summary = summarise(samples);
+    assert.equal(summary.non2xx, 2);
+    assert.equal(summary.errors, 3, 'errors and timeouts');
+    assert.equal(summary.roundTripsPerRequest, 2.75);
+    assert.deepEqual(summary.roundTripBreakdown, { get: 1.75, set: 1, touch: 0 });
+    assert.equal(summary.commandsPerRequest, undefined, 'no Redis counts, no Redis commands');
   });
 
   it('ratioOf: the median of same-round req/s ratios, their range, the CPU ratio den/num, the p99 ratio', () => {
@@ -107,21 +160,67 @@ describe('benchmark statistics', () => {
     });
   });
 
-  it('ratioOf: only rounds both were measured in count; a target of 1 means strictly above 1', () => {
+  it('ratioOf: only rounds both were measured in count; a target is met at its value, a strict one only above', () => {
     const num = variant('a', [sample(1, 100, 10, 1), sample(2, 999, 10, 1)]);
     const den = variant('b', [sample(1, 100, 10, 1), sample(3, 1, 10, 1)]);
-    const even = ratioOf({ num: 'a', den: 'b', meaning: 'a / b', target: 1 }, num, den);
+    const even = ratioOf({ num: 'a', den: 'b', meaning: 'a / b', target: 1, cpuTarget: 1 }, num, den);
     assert.equal(even.ratio, 1);
     assert.equal(even.min, 1);
     assert.equal(even.max, 1);
-    assert.equal(even.met, false, 'equal is not above 1');
+    assert.equal(even.met, true, 'at least 1');
+    assert.equal(even.cpuMet, true);
+    const strict = ratioOf({ num: 'a', den: 'b', meaning: 'a / b', target: 1, strict: true }, num, den);
+    assert.equal(strict.met, false, 'equal is not above 1');
+    assert.equal(strict.cpuMet, undefined, 'no CPU target, no CPU verdict');
     assert.equal(ratioOf({ num: 'a', den: 'b', meaning: 'a / b' }, num, den).met, undefined, 'no target, no verdict');
+  });
+
+  it('ratioOf: the CPU target reads the CPU ratio (den over num), apart from the req/s target', () => {
+    const num = variant('a', [sample(1, 90, 8, 1)]);
+    const den = variant('b', [sample(1, 100, 10, 1)]);
+    const result = ratioOf({ num: 'a', den: 'b', meaning: 'a / b', target: 1, cpuTarget: 1 }, num, den);
+    assert.equal(result.met, false, 'req/s 0.9');
+    assert.equal(result.cpuMet, true, 'CPU 10/8 = 1.25');
   });
 
   it('ratioOf: just the spec when either side has no samples (skipped, pending or not selected)', () => {
     const spec = { num: 'a', den: 'b', meaning: 'a / b', target: 1.03 };
     assert.deepEqual(ratioOf(spec, variant('a', [sample(1, 1, 1, 1)]), variant('b', [])), spec);
     assert.deepEqual(ratioOf(spec, undefined, variant('b', [sample(1, 1, 1, 1)])), spec);
+  });
+
+  it('countTargetOf: the value of round trips, Redis commands or non-2xx, met at most at max', () => {
+    const result: VariantResult = {
+      ...variant('module', [sample(1, 1, 1, 1)]),
+      roundTripsPerRequest: 2.004,
+      commandsPerRequest: 1.2,
+      non2xx: 1,
+    };
+    const trips = countTargetOf({ variant: 'module', metric: 'roundTrips', max: 2, meaning: 'trips' }, result);
+    assert.equal(trips.value, 2.004);
+    assert.equal(trips.met, true, 'within 0.005 per request of the target: requests cut by the end of a run');
+    const more = countTargetOf(
+      { variant: 'module', metric: 'roundTrips', max: 2, meaning: 'trips' },
+      {
+        ...result,
+        roundTripsPerRequest: 2.01,
+      },
+    );
+    assert.equal(more.met, false);
+    assert.equal(
+      countTargetOf({ variant: 'module', metric: 'redisCommands', max: 1, meaning: 'c' }, result).met,
+      false,
+    );
+    const failed = countTargetOf({ variant: 'module', metric: 'non2xx', max: 0, meaning: 'n' }, result);
+    assert.deepEqual([failed.value, failed.met], [1, false]);
+  });
+
+  it('countTargetOf: no value and no verdict for a variant not run, skipped, or without that count', () => {
+    const target = { variant: 'redis-module', metric: 'redisCommands' as const, max: 1, meaning: 'c' };
+    assert.deepEqual(countTargetOf(target, undefined), target);
+    assert.deepEqual(countTargetOf(target, variant('redis-module', [sample(1, 1, 1, 1)])), target);
+    const nothing = countTargetOf({ ...target, metric: 'non2xx' }, { ...variant('redis-module', []), non2xx: 0 });
+    assert.equal(nothing.met, undefined, 'no samples: not measured');
   });
 
   it("commandDelta: the commands called between two INFO readings, without the runner's own", () => {
