@@ -119,8 +119,8 @@ describe('the embedded store', () => {
       store.all((err, v) => (err ? reject(asError(err)) : resolve(v as Record<string, SessionData>))),
     );
     assert.deepEqual(Object.keys(all).sort(), ['__proto__', 'constructor']);
-    assert.equal(Object.getOwnPropertyDescriptor(all, '__proto__')?.value.userId, 'p');
-    assert.equal(all.constructor.userId, 'c');
+    assert.equal((Object.getOwnPropertyDescriptor(all, '__proto__')?.value as SessionData).userId, 'p');
+    assert.equal((Object.getOwnPropertyDescriptor(all, 'constructor')?.value as SessionData).userId, 'c');
     assert.equal(Object.getPrototypeOf(all), Object.prototype, 'the result object keeps its prototype');
   });
 
