@@ -65,7 +65,7 @@ export class StoreCaller {
 /**
  * Calls a store method once: turns a synchronous throw or a rejected promise into an error and enforces
  * the deadline. The timer is armed only for a store that has not answered when the call returns: one that
- * answers at once (the embedded store, MemoryStore) cannot hang, and a timer per call was a measurable
+ * answers at once (the embedded store; MemoryStore answers on the next turn, so it gets a timer) cannot hang, and a timer per call was a measurable
  * part of each request's cost. A late answer after the deadline is ignored.
  */
 export function callStore<T>(
