@@ -11,8 +11,13 @@ import { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
 import { defaultIsAuthenticated } from './resolve-options.js';
 import type { ResolvedSessionModuleOptions } from './resolve-options.js';
 import { assertSessionLoaded } from './middleware/load-failure.js';
+import { exemptByAllowAnonymous } from './guard-scope.js';
 
-/** Lets a handler or controller through `AuthenticatedGuard` (for example when the guard is global). */
+/**
+ * Lets a handler or controller through the `AuthenticatedGuard`s declared at a wider scope: app-wide ones for a
+ * controller or handler, the controller's too for a handler. A guard declared at the same scope or narrower
+ * (`@UseGuards(AdminGuard)` on a handler of an `@AllowAnonymous()` controller, say) still applies.
+ */
 export const AllowAnonymous = (): CustomDecorator<string> => SetMetadata(ALLOW_ANONYMOUS_KEY, true);
 
 /**
@@ -30,8 +35,7 @@ export class AuthenticatedGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(ALLOW_ANONYMOUS_KEY, targets)) return true;
+    if (exemptByAllowAnonymous(this.reflector, context, this)) return true;
     if (context.getType<string>() === 'ws') return this.canActivateSocket(context);
     const req = requestOf(context);
     assertSessionLoaded(req);
