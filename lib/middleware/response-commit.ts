@@ -1,10 +1,11 @@
 import { HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { describe } from '../log-format.js';
-import { endOf, storeUnavailable, unserialisableSession, writeHttpError } from '../session.errors.js';
+import { endOf, storeUnavailable, writeHttpError } from '../session.errors.js';
+import { OverwrittenSessionKeyError, serialiseSession, sessionSaveError } from '../session-keys.js';
 import { sessionStateOf } from '../session-state.js';
 import type { GuardedStore } from '../stores/guarded-store.js';
-import { isDirty, serialise } from '../stores/session-record.js';
+import { isDirty } from '../stores/session-record.js';
 
 const logger = new Logger('SessionModule');
 
@@ -21,8 +22,9 @@ export interface CommitSettings {
 /**
  * R12 and R15: when the response ends, a changed session is saved first, while the status can still
  * change. A failed save turns the response into the 503 (not a 2xx for data never stored); a value that
- * cannot be serialised turns it into a clear 500 that completes at once (express-session's own `res.end`
- * would throw and leave the socket hanging). The session is then dropped so nothing saves it later.
+ * cannot be serialised, or a method or the cookie of the session overwritten by the handler, turns it into a
+ * clear 500 that completes at once (express-session's own `res.end` would throw and leave the socket
+ * hanging). The session is then dropped so nothing saves it later.
  * A response whose headers are already out (streamed with `res.write`) ends as express-session ends it.
  *
  * Once the module has saved the changed session, or touched an unchanged session loaded for this cookie,
@@ -52,11 +54,15 @@ export function commitBeforeEnd(
     committed = true;
     let values: Map<string, string>;
     try {
-      values = serialise(session);
+      values = serialiseSession(session);
     } catch (err) {
       req.session = undefined as never;
-      logger.error(`The session holds a value that cannot be serialised: ${describe(err)}`);
-      return writeHttpError(res, unserialisableSession(err), end);
+      logger.error(
+        err instanceof OverwrittenSessionKeyError
+          ? `The handler overwrote the session's "${err.key}"; the response is a 500 and nothing is saved`
+          : `The session holds a value that cannot be serialised: ${describe(err)}`,
+      );
+      return writeHttpError(res, sessionSaveError(err), end);
     }
     if (!isDirty(sessionStateOf(session)?.snapshot, session.id, values)) {
       if (!plainEnd || loadedId !== session.id) return end.apply(this, args as never);

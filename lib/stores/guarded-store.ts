@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
 import { LRUCache } from 'lru-cache';
-import { unserialisableSession } from '../session.errors.js';
+import { serialiseSession, sessionSaveError } from '../session-keys.js';
 import { describe, hashId } from '../log-format.js';
 import { attachSessionState, sessionStateOf } from '../session-state.js';
 import type { SessionSnapshot } from '../session-state.js';
@@ -120,9 +120,9 @@ export class GuardedStore extends Store {
   override set(sid: string, session: SessionData, callback?: Callback): void {
     let values: Map<string, string>;
     try {
-      values = serialise(session);
+      values = serialiseSession(session);
     } catch (err) {
-      callback?.(unserialisableSession(err));
+      callback?.(sessionSaveError(err));
       return;
     }
     this.write(sid, session, values, callback);
