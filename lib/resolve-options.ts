@@ -39,6 +39,12 @@ export function resolveOptions(options: SessionModuleOptions): ResolvedSessionMo
   if (!Number.isInteger(retries) || retries < 0) {
     throw new Error(`SessionModule: options.retries must be a whole number of 0 or more, not ${String(retries)}.`);
   }
+  const maxPending = options.maxPendingStoreCalls;
+  if (maxPending !== undefined && (!Number.isInteger(maxPending) || maxPending < 1)) {
+    throw new Error(
+      `SessionModule: options.maxPendingStoreCalls must be a whole number of 1 or more, not ${String(maxPending)}.`,
+    );
+  }
   for (const key of ['storeTimeout', 'touchAfter', 'idleTimeout', 'absoluteTimeout'] as const) {
     const value = options[key];
     if (value !== undefined && (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value))) {

@@ -16,5 +16,8 @@ export const ALLOW_ANONYMOUS_KEY = 'NEST_EXPRESS_SESSION:ALLOW_ANONYMOUS';
 /** Default longest time a store call may take, in milliseconds. */
 export const DEFAULT_STORE_TIMEOUT = 5_000;
 
+/** Default most store calls that may wait for the store at once (`maxPendingStoreCalls`). */
+export const DEFAULT_MAX_PENDING_STORE_CALLS = 1_000;
+
 /** Injection token of the switch that says whether requests run inside SessionService's context (internal). */
 export const SESSION_CONTEXT_SWITCH = 'NEST_EXPRESS_SESSION:CONTEXT_SWITCH';

@@ -38,6 +38,14 @@ export class StoreDisconnectedError extends Error {
   }
 }
 
+/** Raised inside the store wrapper while `maxPendingStoreCalls` calls wait for the store (a hung store). */
+export class StoreBusyError extends Error {
+  constructor(operation: string, max: number) {
+    super(`Session store ${operation} refused: ${max} calls are still waiting for the store`);
+    this.name = 'StoreBusyError';
+  }
+}
+
 /** The 500 a request gets when the session holds a value that cannot be stored. */
 export function unserialisableSession(cause: unknown): InternalServerErrorException {
   return new InternalServerErrorException(

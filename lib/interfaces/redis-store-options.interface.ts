@@ -39,8 +39,9 @@ export interface RedisUrlStoreOptions extends RedisStoreSettings {
   url: string;
   /**
    * More options for `createClient()` of `redis@5` (e.g. `{ name, socket: { tls: true } }`). By default the
-   * client fails commands at once while disconnected (`disableOfflineQueue: true`) and reconnects forever,
-   * waiting at most one second between attempts.
+   * client fails commands at once while disconnected (`disableOfflineQueue: true`) or while 1,000 commands
+   * wait for a hung server (`commandsQueueMaxLength: 1000`), and reconnects forever, waiting at most one
+   * second between attempts.
    */
   clientOptions?: Record<string, unknown>;
   client?: never;
@@ -69,8 +70,8 @@ export interface RedisClusterOptions {
   rootNodes: Record<string, unknown>[];
   /**
    * Options of the client of each node (e.g. `{ password, socket: { tls: true } }`). By default they fail
-   * commands at once while disconnected (`disableOfflineQueue: true`) and reconnect forever, waiting at most
-   * one second between attempts.
+   * commands at once while disconnected (`disableOfflineQueue: true`) or while 1,000 commands wait for a hung
+   * server (`commandsQueueMaxLength: 1000`), and reconnect forever, waiting at most one second between attempts.
    */
   defaults?: Record<string, unknown>;
   /** Must stay off: a replica may not have a session's last change yet, and sessions are read from masters. */
@@ -87,7 +88,8 @@ export interface RedisSentinelOptions {
   sentinelRootNodes: { host: string; port: number }[];
   /**
    * Options of the client of the master (e.g. `{ password }`). By default it fails commands at once while
-   * disconnected (`disableOfflineQueue: true`) and reconnects forever, waiting at most one second.
+   * disconnected (`disableOfflineQueue: true`) or while 1,000 commands wait for a hung server
+   * (`commandsQueueMaxLength: 1000`), and reconnects forever, waiting at most one second.
    */
   nodeClientOptions?: Record<string, unknown>;
   /** Must stay 0: a replica may not have a session's last change yet, and sessions are read from the master. */

@@ -80,6 +80,13 @@ export interface SessionModuleOptions {
    */
   storeTimeout?: number;
   /**
+   * The most store calls that may wait for the store at once, those past `storeTimeout` included (a hung store
+   * still holds them). Beyond it, requests get the 503 at once without calling the store, so a hung store
+   * cannot make memory grow with traffic, nor get a flood of stale commands when it wakes up.
+   * @default 1000
+   */
+  maxPendingStoreCalls?: number;
+  /**
    * An unchanged session is touched in the store (its expiry extended) at most once per this many
    * milliseconds by each app instance; a save counts as a touch. Must be shorter than `cookie.maxAge`.
    * Saves one store write per read-only request within the window.

@@ -3,6 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import expressSession from 'express-session';
 import { describe } from '../log-format.js';
 import type { ResolvedSessionModuleOptions } from '../resolve-options.js';
+import { DEFAULT_MAX_PENDING_STORE_CALLS } from '../session.constants.js';
 import { endOf, storeUnavailable, writeHttpError } from '../session.errors.js';
 import { sessionStateOf } from '../session-state.js';
 import { GuardedStore } from '../stores/guarded-store.js';
@@ -44,6 +45,7 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions, cont
     retries: options.retries,
     retriesStrategy: options.retriesStrategy,
     timeout: options.storeTimeout,
+    maxPending: options.maxPendingStoreCalls ?? DEFAULT_MAX_PENDING_STORE_CALLS,
     touchAfter: options.touchAfter,
     idleTimeout: options.idleTimeout,
     absoluteTimeout: options.absoluteTimeout,

@@ -5,6 +5,7 @@ import type {
   RedisStoreOptions,
   RedisUrlStoreOptions,
 } from '../interfaces/redis-store-options.interface.js';
+import { DEFAULT_MAX_PENDING_STORE_CALLS } from '../session.constants.js';
 import { loadOptional } from './deferred-store.js';
 
 /** How long closing lets commands in flight finish before it drops the connection. */
@@ -87,10 +88,14 @@ export async function createOwnedClient(options: RedisStoreOptions): Promise<Own
   };
 }
 
-/** Client options that fail commands at once while disconnected and reconnect forever (unless given). */
+/**
+ * Client options that fail commands at once while disconnected, or while a hung server has not answered as many
+ * commands as the module lets wait (`maxPendingStoreCalls`' default), and reconnect forever (unless given).
+ */
 function failFast(options: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     disableOfflineQueue: true,
+    commandsQueueMaxLength: DEFAULT_MAX_PENDING_STORE_CALLS,
     ...options,
     socket: { reconnectStrategy, ...(options.socket as object | undefined) },
   };

@@ -1,4 +1,5 @@
-import { StoreCallError, StoreDisconnectedError, StoreTimeoutError } from '../session.errors.js';
+import { Logger } from '@nestjs/common';
+import { StoreBusyError, StoreCallError, StoreDisconnectedError, StoreTimeoutError } from '../session.errors.js';
 
 /** A store callback (internal). */
 export type Callback<T = void> = (err?: unknown, value?: T) => void;
@@ -11,15 +12,21 @@ export interface StoreCallOptions {
   retries: number;
   /** Delay in milliseconds before read attempt number `attempt` + 1. */
   retriesStrategy: (attempt: number) => number;
+  /** Most calls the store has not answered yet (timed-out ones included); beyond it calls fail at once. */
+  maxPending?: number;
 }
 
 /**
  * Every call the module makes to the user's store goes through one of these: it fails fast while the store
- * has reported `disconnect`, turns throws and rejections into errors, enforces the deadline and retries
- * failed reads. Internal.
+ * has reported `disconnect` or has `maxPending` calls unanswered, turns throws and rejections into errors,
+ * enforces the deadline and retries failed reads. Internal.
  */
 export class StoreCaller {
   private connected = true;
+  /** Calls the store has not answered yet, timed out or not: what a hung store holds on to. */
+  private pending = 0;
+  /** Whether the bound was reached since the store last caught up (it is logged once per episode). */
+  private saturated = false;
 
   constructor(private readonly options: StoreCallOptions) {}
 
@@ -39,19 +46,49 @@ export class StoreCaller {
       callback?.(new StoreDisconnectedError(operation));
       return;
     }
-    callStore(operation, this.options.timeout, invoke, (err, value) => {
-      // An HttpException (a value that cannot be serialised) is the request's answer as it is.
-      if (err && !(err instanceof StoreTimeoutError) && !isHttpException(err)) err = new StoreCallError(operation, err);
-      callback?.(err, value);
-    });
+    const max = this.options.maxPending ?? Infinity;
+    if (this.pending >= max) {
+      if (!this.saturated) {
+        this.saturated = true;
+        logger.error(`${this.pending} session store calls are unanswered; new ones fail at once until it catches up`);
+      }
+      callback?.(new StoreBusyError(operation, max));
+      return;
+    }
+    this.pending += 1;
+    callStore(
+      operation,
+      this.options.timeout,
+      invoke,
+      (err, value) => {
+        // An HttpException (a value that cannot be serialised) is the request's answer as it is.
+        if (err && !(err instanceof StoreTimeoutError) && !isHttpException(err)) {
+          err = new StoreCallError(operation, err);
+        }
+        callback?.(err, value);
+      },
+      this.answered(max),
+    );
   }
 
-  /** Calls the store, and again after a failure as `retries` allows (never after a timeout). */
+  /**
+   * What runs when the store answers a call. Made here, not inside `call`: a closure there would share
+   * `call`'s scope with the request's callback, and a hung store holding it would hold the request too.
+   */
+  private answered(max: number): () => void {
+    return () => {
+      this.pending -= 1;
+      if (this.pending < max / 2) this.saturated = false;
+    };
+  }
+
+  /** Calls the store, and again after a failure as `retries` allows (never after a timeout or with too many pending). */
   read<T>(operation: string, invoke: (cb: Callback<T>) => void, callback: Callback<T>): void {
     let attempt = 0;
     const once = (): void =>
       this.call<T>(operation, invoke, (err, value) => {
-        if (err && attempt < this.options.retries && !(err instanceof StoreTimeoutError)) {
+        const final = err instanceof StoreTimeoutError || err instanceof StoreBusyError;
+        if (err && attempt < this.options.retries && !final) {
           attempt += 1;
           setTimeout(once, Math.max(0, this.options.retriesStrategy(attempt)));
           return;
@@ -65,22 +102,33 @@ export class StoreCaller {
 /**
  * Calls a store method once: turns a synchronous throw or a rejected promise into an error and enforces
  * the deadline. The timer is armed only for a store that has not answered when the call returns: one that
- * answers at once (the embedded store; MemoryStore answers on the next turn, so it gets a timer) cannot hang, and a timer per call was a measurable
- * part of each request's cost. A late answer after the deadline is ignored.
+ * answers at once (the embedded store; MemoryStore answers on the next turn, so it gets a timer) cannot hang,
+ * and a timer per call was a measurable part of each request's cost. A late answer after the deadline is
+ * ignored. At the deadline the call lets go of `callback`: a hung store keeps the callback it was given
+ * until it answers (or forever), and through `callback` that would hold the request, its response and all
+ * they reference. `answered` runs once, when the store answers, even after the deadline.
  */
 export function callStore<T>(
   operation: string,
   timeout: number,
   invoke: (cb: Callback<T>) => void,
   callback?: Callback<T>,
+  answered?: () => void,
 ): void {
-  let settled = false;
+  // What the closures below share (and so what a store holding `done` keeps): nothing of the request's
+  // once `waiting` is cleared.
+  let waiting = callback;
+  let onAnswer = answered;
   let timer: NodeJS.Timeout | undefined;
   const done: Callback<T> = (err, value) => {
-    if (settled) return;
-    settled = true;
+    const first = onAnswer;
+    onAnswer = undefined;
+    first?.();
+    const settle = waiting;
+    if (settle === undefined) return;
+    waiting = undefined;
     if (timer !== undefined) clearTimeout(timer);
-    callback?.(err ?? null, value);
+    settle(err ?? null, value);
   };
   try {
     const result: unknown = invoke(done);
@@ -91,10 +139,12 @@ export function callStore<T>(
   } catch (err) {
     done(err);
   }
-  if (!settled) {
+  if (waiting !== undefined) {
     timer = setTimeout(() => {
-      settled = true;
-      callback?.(new StoreTimeoutError(operation, timeout));
+      const settle = waiting;
+      waiting = undefined;
+      timer = undefined;
+      settle?.(new StoreTimeoutError(operation, timeout));
     }, timeout);
   }
 }
@@ -106,6 +156,8 @@ export function toCallback<T>(promise: Promise<T>, callback?: Callback<T>): void
     (err: unknown) => callback?.(err),
   );
 }
+
+const logger = new Logger('SessionStore');
 
 function isHttpException(err: unknown): boolean {
   return typeof (err as { getStatus?: unknown } | null)?.getStatus === 'function';
