@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import type { SessionData, Store } from 'express-session';
-import { Session, SessionModule } from 'nest-express-session';
+import { Session, SessionModule, SessionService } from 'nest-express-session';
 import { startApp, TEST_SECRET } from '../support/app.js';
 import { AuthController } from '../support/controllers.js';
 import { asError } from '../support/errors.js';
@@ -11,11 +11,24 @@ import { storeKinds } from '../support/store-kinds.js';
 /** A handler that copies a key and value from the body into the session, as careless code does. */
 @Controller('shadow')
 class ShadowController {
+  constructor(private readonly sessions: SessionService) {}
+
   @Post()
   @HttpCode(200)
   shadow(@Session() session: Record<string, unknown>, @Body() body: { key: string; value: unknown }): { ok: true } {
     session.note = 'from the shadowing request';
     session[body.key] = body.value;
+    return { ok: true };
+  }
+
+  /** The same, saving at once through SessionService (before a redirect, say). */
+  @Post('save')
+  @HttpCode(200)
+  async shadowAndSave(@Body() body: { key: string; value: unknown }): Promise<{ ok: true }> {
+    const session = this.sessions.session as unknown as Record<string, unknown>;
+    session.note = 'from the shadowing request';
+    session[body.key] = body.value;
+    await this.sessions.save();
     return { ok: true };
   }
 }
@@ -36,10 +49,11 @@ const shadowing: [string, unknown][] = [
 /** A POST of the shadowing request, failed if it takes more than a few seconds (a hung response fails the test). */
 async function postBounded(
   url: string,
+  path: string,
   cookie: string,
   body: unknown,
 ): Promise<{ status: number; body: any; setCookie: string | null }> {
-  const res = await fetch(`${url}/shadow`, {
+  const res = await fetch(`${url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(cookie ? { cookie } : {}) },
     body: JSON.stringify(body),
@@ -84,10 +98,12 @@ for (const kind of storeKinds) {
             ['an existing session', client.cookieHeader()],
             ['a new session', ''],
           ]) {
-            const res = await postBounded(app.url, cookie, { key, value });
-            assert.equal(res.status, 500, `${what}, ${who}`);
-            assert.match(res.body.message, /overwrote one of its methods or its cookie/, `${what}, ${who}`);
-            assert.equal(res.setCookie, null, `${what}, ${who}: no cookie`);
+            for (const path of ['/shadow', '/shadow/save']) {
+              const res = await postBounded(app.url, path, cookie, { key, value });
+              assert.equal(res.status, 500, `${what}, ${who}, ${path}`);
+              assert.match(res.body.message, /overwrote one of its methods or its cookie/, `${what}, ${who}, ${path}`);
+              assert.equal(res.setCookie, null, `${what}, ${who}, ${path}: no cookie`);
+            }
           }
           assert.ok(
             logs.slice(loggedBefore).some((line) => line.startsWith('error') && line.includes(`"${key}"`)),
