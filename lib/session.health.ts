@@ -20,6 +20,12 @@ export interface SessionHealthOptions {
    * @default 1000
    */
   timeout?: number;
+  /**
+   * Whether a down store's message carries the store's own error (host names, addresses, driver messages); off,
+   * it only says that the store failed, since health output is often public.
+   * @default false
+   */
+  verbose?: boolean;
 }
 
 /**
@@ -39,18 +45,21 @@ export interface SessionHealthOptions {
 export class SessionHealthIndicator {
   constructor(@Inject(SESSION_RUNTIME) private readonly runtime: SessionRuntime) {}
 
-  /** `{ [key]: { status: 'up' } }`, or `{ [key]: { status: 'down', message } }` with what went wrong. */
+  /**
+   * `{ [key]: { status: 'up' } }`, or `{ [key]: { status: 'down', message } }` saying what went wrong: the store's
+   * own error only with `verbose: true`.
+   */
   async isHealthy<const Key extends string = 'session'>(
     key: Key = 'session' as Key,
     options: SessionHealthOptions = {},
   ): Promise<SessionHealthResult<Key>> {
-    const problem = await this.probe(options.timeout ?? DEFAULT_HEALTH_TIMEOUT);
+    const problem = await this.probe(options.timeout ?? DEFAULT_HEALTH_TIMEOUT, options.verbose === true);
     const detail = problem === undefined ? { status: 'up' as const } : { status: 'down' as const, message: problem };
     return { [key]: detail } as SessionHealthResult<Key>;
   }
 
   /** Undefined when the store answered in time; otherwise why it is down. */
-  private probe(timeout: number): Promise<string | undefined> {
+  private probe(timeout: number, verbose: boolean): Promise<string | undefined> {
     const guarded = this.runtime.store;
     if (!guarded.isConnected) return Promise.resolve('The session store reported a disconnect.');
     const store = guarded.inner;
@@ -63,7 +72,8 @@ export class SessionHealthIndicator {
         resolve(problem);
       };
       const timer = setTimeout(() => finish(`The session store did not answer within ${timeout} ms.`), timeout);
-      const failed = (err: unknown): void => finish(`The session store failed: ${describe(err)}`);
+      const failed = (err: unknown): void =>
+        finish(verbose ? `The session store failed: ${describe(err)}` : 'The session store failed.');
       try {
         const result: unknown = store.get(`nest-express-session-health-${randomUUID()}`, (err) =>
           err ? failed(err) : finish(),

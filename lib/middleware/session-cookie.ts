@@ -1,7 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { CipherKey } from 'node:crypto';
 import type { Request, Response } from 'express';
-import type { Store } from 'express-session';
 
 /** The signed form express-session puts in the cookie: `s:<id>.<HMAC-SHA256, base64 without padding>`. */
 export function signId(sid: string, secret: CipherKey): string {
@@ -59,39 +58,19 @@ export interface CookieSettings {
 }
 
 /**
- * Most cookies of the session's name whose sessions are looked up for one request: the stale-cookie case
- * (an old cookie sent before the live one) needs two, and a client sending more must not buy more store reads.
+ * R4: with several cookies of the session's name, garbage, unsigned and foreign-signed ones are skipped and the
+ * first validly signed one decides: the header is rewritten so that express-session, which reads the first, reads
+ * that one. Its session is never checked here, so a gone session starts a fresh anonymous one and never falls
+ * through to a later cookie (which a sibling subdomain may have planted with a broader Domain), and however many
+ * cookies a client sends, the request costs express-session's one store read.
  */
-export const MAX_COOKIE_LOOKUPS = 2;
-
-/**
- * R4: with several cookies of the session's name, the first one whose session exists is used: the header is
- * rewritten so that express-session, which reads the first, reads that one. Only the first
- * {@link MAX_COOKIE_LOOKUPS} validly signed cookies are looked up. `then` runs when that is decided.
- */
-export function pickLiveCookie(
-  req: Request,
-  header: string,
-  settings: CookieSettings,
-  store: Pick<Store, 'get'>,
-  then: () => void,
-): void {
+export function pickSignedCookie(req: Request, header: string, settings: CookieSettings): void {
   const { name, secrets } = settings;
   const all = cookieValues(header, name);
-  const candidates: string[] = [];
-  for (const raw of all) {
-    if (signerOf(raw, secrets) >= 0 && candidates.push(raw) === MAX_COOKIE_LOOKUPS) break;
+  const chosen = all.find((raw) => signerOf(raw, secrets) >= 0);
+  if (chosen !== undefined && chosen !== all[0]) {
+    req.headers.cookie = `${name}=${encodeURIComponent(chosen)}; ${header}`;
   }
-  if (candidates.length === 0) return then();
-  const tryAt = (i: number): void => {
-    if (i >= candidates.length) return then();
-    store.get(idOf(candidates[i]), (err, found) => {
-      if (err || !found) return tryAt(i + 1);
-      if (candidates[i] !== all[0]) req.headers.cookie = `${name}=${encodeURIComponent(candidates[i])}; ${header}`;
-      then();
-    });
-  };
-  tryAt(0);
 }
 
 /** R3: a cookie still signed with an older secret gets the newest signature in this response. */

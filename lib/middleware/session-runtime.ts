@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import expressSession from 'express-session';
 import { describe } from '../log-format.js';
+import { cookieFunctionCheck } from '../production-checks.js';
 import type { ResolvedSessionModuleOptions } from '../resolve-options.js';
 import { DEFAULT_MAX_PENDING_STORE_CALLS } from '../session.constants.js';
 import { endOf, storeUnavailable, writeHttpError } from '../session.errors.js';
@@ -12,8 +13,9 @@ import { sessionContext } from './request-context.js';
 import type { ContextSwitch } from './request-context.js';
 import { commitBeforeEnd } from './response-commit.js';
 import type { CommitSettings } from './response-commit.js';
-import { mayRepeat, pickLiveCookie, resignCookie } from './session-cookie.js';
+import { mayRepeat, pickSignedCookie, resignCookie } from './session-cookie.js';
 import type { CookieSettings } from './session-cookie.js';
+import { secureCookieWatch } from './secure-cookie-warning.js';
 
 const logger = new Logger('SessionModule');
 
@@ -34,8 +36,9 @@ type Step = (req: Request, res: Response, next: NextFunction) => void;
 
 /**
  * Builds express-session over the guarded store, and around it the module's own middleware. Before
- * express-session: of two cookies with the session's name, the live one is used. After it: a session that
- * could not be loaded is answered with the 503 at once (never Express's error handler, never the handler);
+ * express-session: in production, a `cookie` function's result is checked on the first request (R5); of several
+ * cookies with the session's name, the first validly signed one is used (R4). After it: a session that could not
+ * be loaded is answered with the 503 at once (never Express's error handler, never the handler);
  * a cookie signed with an older secret is signed again with the newest; a changed session is saved before
  * the response ends; errors express-session reports after the response are logged, never passed on
  * (Express would destroy the socket). `context` says whether requests run inside SessionService's context.
@@ -57,6 +60,8 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions, cont
     secrets: Array.isArray(secret) ? secret : [secret],
   };
   const commit: CommitSettings = { store, plainEnd: options.session.resave !== true };
+  const checkCookie = cookieFunctionCheck(options.session);
+  const watchSecure = secureCookieWatch(options.session);
 
   const openContext: Step = (req, _res, next) => {
     if (context.enabled) sessionContext.run(req, next);
@@ -88,6 +93,7 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions, cont
         if (cookie.secrets.length > 1) resignCookie(req, res, cookie);
         const loadedId = sessionStateOf(req.session)?.snapshot.stored ? req.sessionID : undefined;
         commitBeforeEnd(req, res, rawEnd, loadedId, commit);
+        watchSecure?.(req, res, loadedId);
       }
       andThen(req, res, next);
     });
@@ -96,12 +102,11 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions, cont
   const withSession =
     (andThen: Step): RequestHandler =>
     (req, res, next) => {
+      const refusal = checkCookie?.(req);
+      if (refusal) return void writeHttpError(res, refusal);
       const header = req.headers.cookie;
-      if (header && mayRepeat(header, cookie.name)) {
-        pickLiveCookie(req, header, cookie, store, () => load(req, res, next, andThen));
-      } else {
-        load(req, res, next, andThen);
-      }
+      if (header && mayRepeat(header, cookie.name)) pickSignedCookie(req, header, cookie);
+      load(req, res, next, andThen);
     };
 
   return {

@@ -5,7 +5,7 @@ import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminu
 import type { HealthCheckResult } from '@nestjs/terminus';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
-import { EmbeddedStore, SessionHealthIndicator, SessionModule } from 'nest-express-session';
+import { EmbeddedStore, postgresStore, SessionHealthIndicator, SessionModule } from 'nest-express-session';
 import type { TestApp } from '../support/app.js';
 import { startApp, TEST_SECRET } from '../support/app.js';
 import { defer, suiteCleanup } from '../support/cleanup.js';
@@ -13,7 +13,7 @@ import { AuthController } from '../support/controllers.js';
 import { FaultStore } from '../support/fault-store.js';
 import { skipWithout } from '../support/env.js';
 import { RedisServer } from '../support/launchers.js';
-import { sleep } from '../support/net.js';
+import { freePort, sleep } from '../support/net.js';
 
 @Controller('health')
 class HealthController {
@@ -118,9 +118,13 @@ describe('SessionHealthIndicator with faults', () => {
     indicator = app.nest.get(SessionHealthIndicator);
   });
 
-  it('a store that fails a read is down, with the error in the message; the next check is up', async () => {
+  it('a store that fails a read is down, with the error in the message only when verbose; the next check is up', async () => {
     store.next('get', { kind: 'reject', error: new Error('connection refused') });
     assert.deepEqual(await indicator.isHealthy(), {
+      session: { status: 'down', message: 'The session store failed.' },
+    });
+    store.next('get', { kind: 'reject', error: new Error('connection refused') });
+    assert.deepEqual(await indicator.isHealthy('session', { verbose: true }), {
       session: { status: 'down', message: 'The session store failed: Error: connection refused' },
     });
     assert.deepEqual(await indicator.isHealthy(), { session: { status: 'up' } });
@@ -142,5 +146,30 @@ describe('SessionHealthIndicator with faults', () => {
     });
     store.emit('connect');
     assert.equal((await app.client().get('/health')).status, 200);
+  });
+});
+
+// Finding 9 of the hardening review: health output is often public, and the store's own error names
+// internal hosts and addresses.
+describe('SessionHealthIndicator with a store on an unreachable host', () => {
+  it('reports a generic message; only verbose: true gives the store error', async (t) => {
+    const port = await freePort();
+    const app = await startApp(t, {
+      imports: [
+        SessionModule.forRoot({
+          session: {
+            secret: TEST_SECRET,
+            store: postgresStore({ connectionString: `postgres://app@127.0.0.1:${port}/app` }),
+          },
+        }),
+      ],
+    });
+    const indicator = app.nest.get(SessionHealthIndicator);
+    const quiet = JSON.stringify(await indicator.isHealthy('session', { timeout: 3000 }));
+    assert.equal(quiet, JSON.stringify({ session: { status: 'down', message: 'The session store failed.' } }));
+    for (const secret of ['127.0.0.1', String(port), 'ECONNREFUSED']) assert.ok(!quiet.includes(secret), quiet);
+    const verbose = await indicator.isHealthy('session', { timeout: 3000, verbose: true });
+    assert.equal(verbose.session.status, 'down');
+    assert.match(verbose.session.message ?? '', new RegExp(`ECONNREFUSED 127\\.0\\.0\\.1:${port}`));
   });
 });

@@ -81,7 +81,30 @@ describe('identity and cookies', () => {
     );
   });
 
-  it('R4: with two cookies of the session name, stale one first, the live session is used', async (t) => {
+  it('R4: of several cookies of the session name, garbage, unsigned and foreign-signed ones are skipped and the first validly signed one decides', async (t) => {
+    const store = new FaultStore();
+    const app = await startApp(t, reliabilityApp(store));
+    const live = app.client();
+    await live.post('/auth/login', { userId: 'alice' });
+    const liveCookie = live.jar.get('connect.sid')!;
+    const sid = sidOf(liveCookie)!;
+    const skipped = [
+      'garbage',
+      encodeURIComponent(sid),
+      signed(sid, 'another-apps-secret-0123456789-abcdefghijklmnop'),
+    ];
+    for (const first of skipped) {
+      const res = await app.client().get('/auth/me', { cookie: `connect.sid=${first}; connect.sid=${liveCookie}` });
+      assert.equal(res.status, 200, `${first.slice(0, 12)} first is skipped`);
+      assert.deepEqual(res.body, { userId: 'alice' });
+    }
+    const order = await app
+      .client()
+      .get('/auth/me', { cookie: `connect.sid=${liveCookie}; connect.sid=garbage; connect.sid=${skipped[2]}` });
+    assert.deepEqual(order.body, { userId: 'alice' }, 'the live cookie first decides');
+  });
+
+  it('R4: when the first validly signed cookie has no session, the request is anonymous: it never falls through to a later cookie', async (t) => {
     const store = new FaultStore();
     const app = await startApp(t, reliabilityApp(store));
     const stale = app.client();
@@ -91,15 +114,15 @@ describe('identity and cookies', () => {
     const live = app.client();
     await live.post('/auth/login', { userId: 'alice' });
     const liveCookie = live.jar.get('connect.sid')!;
-    for (const first of [staleCookie, 'garbage', signed('never-existed-000000000000000000', TEST_SECRET)]) {
-      const res = await app.client().get('/auth/me', { cookie: `connect.sid=${first}; connect.sid=${liveCookie}` });
-      assert.equal(res.status, 200, `stale cookie ${first.slice(0, 12)} first`);
-      assert.deepEqual(res.body, { userId: 'alice' });
+    for (const first of [staleCookie, signed('never-existed-000000000000000000', TEST_SECRET)]) {
+      const cookie = `connect.sid=garbage; connect.sid=${first}; connect.sid=${liveCookie}`;
+      const res = await app.client().get('/auth/me', { cookie });
+      assert.equal(res.status, 401, `signed cookie ${first.slice(0, 12)} without a session first: anonymous`);
+      const fresh = await app.client().post('/auth/set', { a: 1 }, { cookie });
+      assert.equal(fresh.status, 200);
+      assert.ok(![sidOf(first), sidOf(liveCookie)].includes(fresh.body.id), 'a fresh session, not a later cookie');
     }
-    const order = await app
-      .client()
-      .get('/auth/me', { cookie: `connect.sid=${liveCookie}; connect.sid=${staleCookie}` });
-    assert.deepEqual(order.body, { userId: 'alice' });
+    assert.deepEqual((await live.get('/auth/me')).body, { userId: 'alice' }, "the later cookie's session is untouched");
   });
 
   describe('R5: production boot refuses what cannot be safe, and says what to change', () => {

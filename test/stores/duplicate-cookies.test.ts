@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { redisStore, SessionModule } from 'nest-express-session';
 import { startApp, TEST_SECRET } from '../support/app.js';
@@ -18,8 +19,12 @@ import { faultStore, storeKinds } from '../support/store-kinds.js';
 const FARMED = 150;
 /** Node refuses a request whose headers pass 16 KiB (431): the Cookie header must stay under it. */
 const HEADER_LIMIT = 16 * 1024;
-/** Two cookies looked up (lib/middleware/session-cookie.ts MAX_COOKIE_LOOKUPS), then express-session's own read. */
-const MOST_READS = 3;
+/** R4: the first validly signed cookie decides, unread: express-session's own read is the only one. */
+const MOST_READS = 1;
+
+/** A session id signed as express-session signs it, here with another app's secret. */
+const signId = (sid: string, secret: string): string =>
+  `s:${sid}.${createHmac('sha256', secret).update(sid).digest('base64').replace(/=+$/, '')}`;
 
 /** `count` cookies of the session's name, each signed by the app for a session it stored (one visit each). */
 async function farmCookies(app: TestApp, count: number): Promise<string[]> {
@@ -48,7 +53,7 @@ function destroy(store: FaultStore, cookie: string): Promise<void> {
 }
 
 // R4 and the hardening note on duplicate cookies: a client sending many cookies of the session's name buys no
-// more store reads than the stale-cookie case needs.
+// more store reads than one cookie costs.
 for (const kind of storeKinds) {
   describe(`${FARMED} duplicate session cookies on the ${kind.name} store`, { skip: kind.skip }, () => {
     for (const farmed of ['live', 'destroyed'] as const) {
@@ -73,7 +78,7 @@ for (const kind of storeKinds) {
           const which = `own cookie ${ownFirst ? 'first' : 'last'}`;
           assert.ok(store.calls.get <= MOST_READS, `${which}: ${store.calls.get} reads`);
           assert.equal(res.status, 200, `${which}: ${res.status} ${res.text}`);
-          // The first validly signed cookie whose session exists decides; only the first two are looked up.
+          // The first validly signed cookie decides, whether its session exists or not.
           assert.deepEqual(res.body, { userId: ownFirst ? 'alice' : null }, which);
         }
         t.diagnostic(`Cookie header of ${size} bytes; store reads, own cookie first then last: ${reads.join(', ')}`);
@@ -81,6 +86,22 @@ for (const kind of storeKinds) {
         assert.deepEqual([me.status, me.body], [200, { userId: 'alice' }], "the user's own session is untouched");
       });
     }
+
+    it(`${FARMED} garbage, unsigned and foreign-signed cookies before the user's own are skipped and cost no store read of their own`, async (t) => {
+      const store = await faultStore(t, kind);
+      const app = await startApp(t, reliabilityApp(store));
+      const user = app.client();
+      assert.equal((await user.post('/auth/login', { userId: 'alice' })).status, 200);
+      const sid = sidOf(user.jar.get('connect.sid'))!;
+      const foreign = signId(sid, 'another-apps-secret-0123456789-abcdefghijklmnop');
+      const skipped = Array.from({ length: FARMED }, (_, i) =>
+        [`connect.sid=garbage${i}`, `connect.sid=${sid}`, `connect.sid=${encodeURIComponent(foreign)}`].at(i % 3),
+      ) as string[];
+      store.resetCounts();
+      const res = await app.client().get('/whoami', { cookie: cookieHeader(user.cookieHeader(), skipped, false) });
+      assert.deepEqual([res.status, res.body], [200, { userId: 'alice' }]);
+      assert.ok(store.calls.get <= MOST_READS, `${store.calls.get} reads`);
+    });
   });
 }
 
