@@ -57,7 +57,8 @@ export class SessionLru<V extends object> {
   set(key: string, value: V, put: SessionLruPut): void {
     const loggedIn = put.loggedIn ?? this.loggedIn.has(key);
     const [into, other] = loggedIn ? [this.loggedIn, this.anonymous] : [this.anonymous, this.loggedIn];
-    other.delete(key);
+    // Only a session that logged in or out can be in the other list.
+    if (put.loggedIn !== undefined) other.delete(key);
     into.set(key, value, { ttl: put.ttl, size: put.size });
     this.trim();
   }
