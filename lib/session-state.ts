@@ -18,6 +18,8 @@ export interface SessionState {
   snapshot: SessionSnapshot;
   /** When the loaded session was created (the module's own timestamp in the record). */
   createdAt?: number;
+  /** Whether the record was loaded without the module's timestamps while a timeout needs them: a touch stores them. */
+  unstamped?: boolean;
 }
 
 const SESSION_STATE = Symbol.for('nest-express-session:session-state');

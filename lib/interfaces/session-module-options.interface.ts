@@ -17,10 +17,18 @@ export type RequestSession = Session & Partial<SessionData>;
 /** Options of the embedded in-memory store, used when `session.store` is not given. */
 export interface EmbeddedStoreOptions {
   /**
-   * Most sessions held at once; the least recently used is evicted past it.
+   * Most sessions held at once; the least recently used is evicted past it (anonymous ones first, see `maxBytes`).
    * @default 10000
    */
   maxSessions?: number;
+  /**
+   * Largest total size of the sessions held, in bytes of their JSON (a byte per character of ASCII text); the
+   * least recently used are evicted past it. Past either bound anonymous sessions go first, and a logged-in one
+   * (holding `userId` or Passport's `passport.user`) only once no anonymous session is left. A write of a single
+   * session larger than this fails (a 503).
+   * @default 67108864 (64 MiB)
+   */
+  maxBytes?: number;
   /**
    * Lifetime in milliseconds of a session whose cookie has neither `maxAge` nor `expires`.
    * @default 86400000 (one day)

@@ -1,14 +1,16 @@
 import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
-import { LRUCache } from 'lru-cache';
 import type { EmbeddedStoreOptions } from '../interfaces/index.js';
 import { CHANGED_KEY_WRITES, cookieExpiry, recordJson } from './changed-key-writes.js';
 import type { ChangedKeyWrites, RecordWrite } from './changed-key-writes.js';
 import { ownValue, serialise } from './session-record.js';
 import type { Callback } from './store-call.js';
+import { SessionLru } from './session-lru.js';
 
 /** Default cap on the number of sessions the embedded store holds. */
 export const DEFAULT_MAX_SESSIONS = 10_000;
+/** Default cap on the total serialised size of the sessions the embedded store holds: 64 MiB. */
+export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 /** Default lifetime of a session whose cookie has no `maxAge` or `expires`: one day. */
 export const DEFAULT_EMBEDDED_TTL = 86_400_000;
 /** Default time between two sweeps of expired sessions. */
@@ -27,12 +29,14 @@ interface Entry {
 /**
  * The module's default store: in memory, bounded, expiring. Sessions expire with their cookie
  * (`expires`, which express-session derives from `maxAge`), the least recently used is evicted past
- * `maxSessions`, and a sweep that never keeps the process alive removes what expired.
+ * `maxSessions` or `maxBytes` (anonymous sessions before any logged-in one: see SessionLru), and a sweep that
+ * never keeps the process alive removes what expired.
  * One process only: use Redis, PostgreSQL or SQLite when the app runs as more than one instance or must
  * keep its sessions across restarts.
  */
 export class EmbeddedStore extends Store {
-  private readonly cache: LRUCache<string, Entry>;
+  private readonly cache: SessionLru<Entry>;
+  private readonly maxBytes: number;
   private readonly defaultTtl: number;
   private readonly sweeper: NodeJS.Timeout;
 
@@ -42,6 +46,12 @@ export class EmbeddedStore extends Store {
     if (!Number.isInteger(max) || max < 1) {
       throw new TypeError(`embeddedStore.maxSessions must be a whole number of at least 1, not ${String(max)}`);
     }
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    if (!Number.isInteger(this.maxBytes) || this.maxBytes < 1) {
+      throw new TypeError(
+        `embeddedStore.maxBytes must be a whole number of bytes of at least 1, not ${String(options.maxBytes)}`,
+      );
+    }
     const sweepInterval = options.sweepInterval ?? DEFAULT_SWEEP_INTERVAL;
     if (typeof sweepInterval !== 'number' || !(sweepInterval > 0) || !Number.isFinite(sweepInterval)) {
       throw new TypeError(
@@ -49,7 +59,7 @@ export class EmbeddedStore extends Store {
       );
     }
     this.defaultTtl = options.defaultTtl ?? DEFAULT_EMBEDDED_TTL;
-    this.cache = new LRUCache<string, Entry>({ max, ttl: this.defaultTtl, updateAgeOnGet: false });
+    this.cache = new SessionLru<Entry>({ maxCount: max, maxSize: this.maxBytes, ttl: this.defaultTtl });
     this.sweeper = setInterval(() => this.cache.purgeStale(), sweepInterval);
     this.sweeper.unref();
   }
@@ -70,8 +80,8 @@ export class EmbeddedStore extends Store {
       callback?.(err);
       return;
     }
-    this.put(sid, entry, cookieExpiry(session.cookie));
-    callback?.();
+    const refused = this.put(sid, entry, cookieExpiry(session.cookie), isLoggedIn(entry.values));
+    callback?.(refused);
   }
 
   override touch(sid: string, session: SessionData, callback?: Callback): void {
@@ -111,16 +121,19 @@ export class EmbeddedStore extends Store {
   readonly [CHANGED_KEY_WRITES]: ChangedKeyWrites = {
     owner: EmbeddedStore,
     replace: (sid: string, write: RecordWrite, callback: Callback) => {
-      this.put(sid, { values: new Map(write.set), cookie: write.cookie }, write.expires);
-      callback();
+      const values = new Map(write.set);
+      callback(this.put(sid, { values, cookie: write.cookie }, write.expires, isLoggedIn(values)));
     },
     patch: (sid: string, write: RecordWrite, callback: Callback<boolean>) => {
       const entry = this.cache.get(sid);
       if (entry === undefined || entry.text !== undefined) return callback(null, false);
+      // Checked before the entry changes: a refused change leaves the stored session as it was.
+      const size = patchedSize(entry, write);
+      if (size > this.maxBytes) return callback(this.tooLarge(size));
       for (const [key, value] of write.set) entry.values.set(key, value);
       for (const key of write.unset) entry.values.delete(key);
       entry.cookie = write.cookie;
-      this.put(sid, entry, write.expires);
+      this.put(sid, entry, write.expires, changesLogin(write) ? isLoggedIn(entry.values) : undefined, size);
       callback(null, true);
     },
   };
@@ -131,12 +144,81 @@ export class EmbeddedStore extends Store {
     this.cache.clear();
   }
 
-  /** Stores an entry until `expires` (epoch ms; undefined: the default lifetime), or removes it if that has passed. */
-  private put(sid: string, entry: Entry, expires: number | undefined): void {
+  /**
+   * Stores an entry until `expires` (epoch ms; undefined: the default lifetime), or removes it if that has passed.
+   * `loggedIn` undefined keeps the entry in the list it is in. Returns the error when the entry alone is larger
+   * than `maxBytes` (nothing is stored then).
+   */
+  private put(
+    sid: string,
+    entry: Entry,
+    expires: number | undefined,
+    loggedIn?: boolean,
+    size = sizeOf(entry),
+  ): Error | undefined {
+    if (size > this.maxBytes) return this.tooLarge(size);
     const ttl = expires === undefined ? this.defaultTtl : expires - Date.now();
     if (ttl <= 0) this.cache.delete(sid);
-    else this.cache.set(sid, entry, { ttl });
+    else this.cache.set(sid, entry, { ttl, size, loggedIn });
+    return undefined;
   }
+
+  private tooLarge(size: number): Error {
+    return new RangeError(`A session of ${size} bytes is larger than embeddedStore.maxBytes (${this.maxBytes})`);
+  }
+}
+
+/**
+ * Whether a stored session is logged in, for the eviction order: it holds a `userId` (what
+ * `SessionService.logIn()` sets, and the default `isAuthenticated` checks) or Passport's `passport.user`. The
+ * record decides, not the module's `isAuthenticated` option: that one may need the request or be async, and this
+ * runs on every login and logout, in the store. An app whose own check looks elsewhere and that never calls
+ * `logIn()` gets plain least-recently-used order.
+ */
+function isLoggedIn(values: ReadonlyMap<string, string>): boolean {
+  const userId = values.get('userId');
+  if (userId !== undefined && userId !== 'null') return true;
+  const passport = values.get('passport');
+  if (passport === undefined) return false;
+  try {
+    return (JSON.parse(passport) as { user?: unknown } | null)?.user != null;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a change may log the session in or out (any other leaves it in its list, with nothing parsed). */
+function changesLogin(write: RecordWrite): boolean {
+  return write.set.has('userId') || write.set.has('passport') || write.unset.some(isLoginKey);
+}
+
+function isLoginKey(key: string): boolean {
+  return key === 'userId' || key === 'passport';
+}
+
+/**
+ * An entry's size for `maxBytes`: the length of its record's JSON text (a byte per character of ASCII text, as
+ * V8 holds it), counted from the lengths of the stored JSON values, so nothing is serialised to count it.
+ */
+function sizeOf(entry: Entry): number {
+  if (entry.text !== undefined) return entry.text.length;
+  let size = 2 + (entry.cookie === undefined ? 0 : entry.cookie.length + 9);
+  for (const [key, value] of entry.values) size += key.length + value.length + 4;
+  return size;
+}
+
+/** The size `entry` will have once `write` is applied to it. */
+function patchedSize(entry: Entry, write: RecordWrite): number {
+  let size = sizeOf(entry) + write.cookie.length - (entry.cookie === undefined ? -9 : entry.cookie.length);
+  for (const [key, value] of write.set) {
+    const old = entry.values.get(key);
+    size += old === undefined ? key.length + value.length + 4 : value.length - old.length;
+  }
+  for (const key of write.unset) {
+    const old = entry.values.get(key);
+    if (old !== undefined) size -= key.length + old.length + 4;
+  }
+  return size;
 }
 
 /** A fresh session object from a stored entry. */

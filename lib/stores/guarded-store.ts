@@ -9,7 +9,7 @@ import type { SessionSnapshot } from '../session-state.js';
 import { changedKeyWritesOf } from './changed-key-writes.js';
 import { StoreCaller } from './store-call.js';
 import type { Callback, StoreCallOptions } from './store-call.js';
-import { recordProblem, serialise, takeMeta } from './session-record.js';
+import { loadedState, recordProblem, serialise, takeMeta, unreadableRecord } from './session-record.js';
 import type { RecordLimits } from './session-record.js';
 import { ChangeWriter } from './change-writer.js';
 
@@ -99,7 +99,10 @@ export class GuardedStore extends Store {
   override get(sid: string, callback: Callback<SessionData | null>): void {
     afterReturn<Data | null>(
       (cb) => this.caller.read('get', (got) => this.inner.get(sid, got as Callback<SessionData | null>), cb),
-      (err, record) => (err ? callback(err) : callback(null, this.usable(sid, record) as SessionData | null)),
+      (err, record) => {
+        if (err && !unreadableRecord(err)) return callback(err);
+        callback(null, this.usable(sid, err ? null : record, err ? 'unparsable' : undefined) as SessionData | null);
+      },
     );
   }
 
@@ -113,7 +116,7 @@ export class GuardedStore extends Store {
       written: false,
     };
     const session = super.createSession(req, record);
-    attachSessionState(session, { snapshot, createdAt: meta?.createdAt });
+    attachSessionState(session, loadedState(snapshot, meta, this.limits));
     return session;
   }
 
@@ -162,8 +165,8 @@ export class GuardedStore extends Store {
       done();
       return;
     }
-    if (this.options.idleTimeout && state?.snapshot.sid === sid && state.snapshot.stored) {
-      // The idle timeout reads the last-seen time in the record, which a plain touch does not write.
+    if ((this.options.idleTimeout || state?.unstamped) && state?.snapshot.sid === sid && state.snapshot.stored) {
+      // A plain touch does not write the timestamps: the idle timeout's last-seen time, an unstamped record's first.
       afterReturn<boolean>(
         (cb) => this.writer.refresh(sid, session, state, cb),
         (err, written) => {
@@ -222,10 +225,9 @@ export class GuardedStore extends Store {
   }
 
   /** A record that is not a session, or has expired, is removed and read as "no session". */
-  private usable(sid: string, record: Data | null | undefined): Data | null {
-    if (record == null) return null;
-    const problem = recordProblem(record, this.limits);
-    if (problem === undefined) return record;
+  private usable(sid: string, record: Data | null | undefined, problem?: string): Data | null {
+    problem ??= record == null ? undefined : recordProblem(record, this.limits);
+    if (problem === undefined) return record ?? null;
     if (problem !== 'expired') {
       this.logger.warn(`Session ${hashId(sid)} had a corrupt record (${problem}); it was replaced by a new session`);
     }

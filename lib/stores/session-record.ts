@@ -1,4 +1,5 @@
-import type { SessionSnapshot } from '../session-state.js';
+import { StoreCallError } from '../session.errors.js';
+import type { SessionSnapshot, SessionState } from '../session-state.js';
 
 /** The key under which the module keeps its own timestamps in a stored record (never seen by the app). */
 export const META_KEY = '__session';
@@ -67,6 +68,29 @@ export function takeMeta(record: Data): RecordMeta | undefined {
   if (typeof meta !== 'object' || meta === null) return undefined;
   const { createdAt, lastSeen } = meta;
   return typeof createdAt === 'number' && typeof lastSeen === 'number' ? { createdAt, lastSeen } : undefined;
+}
+
+/**
+ * The module's state of a loaded session. A record stored before an idle or absolute timeout was turned on has
+ * no timestamps: its age counts from this load, and it is marked so that even a read-only request stores them.
+ */
+export function loadedState(
+  snapshot: SessionSnapshot,
+  meta: RecordMeta | undefined,
+  limits: RecordLimits,
+): SessionState {
+  const unstamped = meta === undefined && Boolean(limits.idleTimeout || limits.absoluteTimeout);
+  return unstamped ? { snapshot, createdAt: Date.now(), unstamped } : { snapshot, createdAt: meta?.createdAt };
+}
+
+/**
+ * Whether a store's read failed on the record itself rather than on the store: a `SyntaxError` (the store's
+ * `JSON.parse` of what it holds, as connect-redis does), or Redis's WRONGTYPE (the key holds a list, a set, or
+ * a hash that connect-redis reads as a string). Such a record is corrupt (R14), not an outage: it is replaced.
+ */
+export function unreadableRecord(err: unknown): boolean {
+  const cause = err instanceof StoreCallError ? err.cause : err;
+  return cause instanceof SyntaxError || (cause instanceof Error && cause.message.startsWith('WRONGTYPE'));
 }
 
 /** Why a loaded record cannot be used, or undefined when it can. */

@@ -226,3 +226,20 @@ for (const [variant, extra] of variants) {
     });
   });
 }
+
+describe('Passport logins on the embedded store', () => {
+  it('survive more anonymous visits than maxSessions: passport.user counts as logged in', async (t) => {
+    const app = await startApp(t, {
+      imports: [
+        SessionModule.forRoot({ session: { secret: TEST_SECRET }, embeddedStore: { maxSessions: 5 } }),
+        AuthModule,
+      ],
+    });
+    const client = app.client();
+    assert.equal((await client.post('/login', { username: 'alice', password: 'wonderland' })).status, 200);
+    for (let i = 0; i < 20; i++) assert.deepEqual((await app.client().get('/visit')).body, { views: 1 });
+    const profile = await client.get('/profile');
+    assert.equal(profile.status, 200, 'still logged in after 20 anonymous visits');
+    assert.deepEqual(profile.body.user, { id: 1, username: 'alice' });
+  });
+});
