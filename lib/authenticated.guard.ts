@@ -11,6 +11,7 @@ import { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
 import { defaultIsAuthenticated } from './resolve-options.js';
 import type { ResolvedSessionModuleOptions } from './resolve-options.js';
 import { assertSessionLoaded } from './middleware/load-failure.js';
+import { assertRecentLogin } from './forms/recent-login.js';
 
 /** Lets a handler or controller through `AuthenticatedGuard` (for example when the guard is global). */
 export const AllowAnonymous = (): CustomDecorator<string> => SetMetadata(ALLOW_ANONYMOUS_KEY, true);
@@ -35,7 +36,9 @@ export class AuthenticatedGuard implements CanActivate {
     if (context.getType<string>() === 'ws') return this.canActivateSocket(context);
     const req = requestOf(context);
     assertSessionLoaded(req);
-    if (await this.isAuthenticated(req.session, req, context)) return true;
+    if (await this.isAuthenticated(req.session, req, context)) {
+      return assertRecentLogin(this.reflector, context, req.session);
+    }
     throw new UnauthorizedException();
   }
 
