@@ -77,9 +77,15 @@ export function takeFormsState(record: Data): FormsState | undefined {
   return state;
 }
 
-/** Gives a session object loaded from a record the form state that record held. */
-export function restoreFormsState(session: object, state: FormsState | undefined): void {
-  if (state) Object.assign(formsStateFor(session), state);
+/**
+ * Gives a session object loaded from `record` the form state the record held. express-session hashes the loaded
+ * record (not the session) to tell later whether the session changed: the record then serialises as the session
+ * does, or every session with form state would look changed and be saved and sent its cookie again.
+ */
+export function restoreFormsState(session: object, state: FormsState | undefined, record: object): void {
+  if (!state) return;
+  Object.assign(formsStateFor(session), state);
+  Object.defineProperty(record, 'toJSON', { value: () => sessionJson.call(session), configurable: true });
 }
 
 /** A plain copy of the session with its form state as a key, for stores that are handed whole records. */

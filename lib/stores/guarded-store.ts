@@ -116,7 +116,7 @@ export class GuardedStore extends Store {
     const forms = takeFormsState(record as unknown as Data);
     const session = super.createSession(req, record);
     attachSessionState(session, { snapshot, createdAt: meta?.createdAt });
-    restoreFormsState(session, forms);
+    restoreFormsState(session, forms, record);
     return session;
   }
 
