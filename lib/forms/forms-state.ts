@@ -39,7 +39,8 @@ export function formsStateFor(session: object): FormsState {
   Object.defineProperty(session, FORMS_STATE, { value: state, writable: true, configurable: true });
   // express-session decides whether a new session gets its cookie from a hash of JSON.stringify(session);
   // a digest of the hidden state takes part in it, so a session that only got a CSRF secret or a flash
-  // message still gets its cookie, without the secret ever appearing in a dump of the session.
+  // message still gets its cookie, without the secret ever appearing in a dump of the session. Like
+  // express-session's own hash, that JSON leaves the cookie out (its expiry changes on every touch).
   Object.defineProperty(session, 'toJSON', { value: sessionJson, writable: true, configurable: true });
   return state;
 }
