@@ -2,8 +2,11 @@ import type { CsrfOptions } from '../interfaces/csrf-options.interface.js';
 
 /** The CSRF options with their defaults, origins normalised (internal). */
 export interface ResolvedCsrfOptions {
+  /** The trusted origins, as browsers write them in `Origin`. */
   trustedOrigins: ReadonlySet<string>;
+  /** The token's request header, lower case. */
   header: string;
+  /** The token's body field. */
   field: string;
 }
 

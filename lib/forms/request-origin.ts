@@ -3,8 +3,11 @@ import { normaliseOrigin } from './csrf-options.js';
 
 /** What the origin check reads of a request: Express's `protocol` and `host` (so `trust proxy` applies). */
 export interface OriginSource {
+  /** The request's headers (`Origin`, `Sec-Fetch-Site`). */
   headers: IncomingHttpHeaders;
+  /** `http` or `https`, as Express reports it. */
   protocol: string;
+  /** Host and port, as Express reports them. */
   host?: string;
 }
 
