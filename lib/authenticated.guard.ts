@@ -12,6 +12,7 @@ import { defaultIsAuthenticated } from './resolve-options.js';
 import type { ResolvedSessionModuleOptions } from './resolve-options.js';
 import { assertSessionLoaded } from './middleware/load-failure.js';
 import { exemptByAllowAnonymous } from './guard-scope.js';
+import { assertRecentLogin } from './forms/recent-login.js';
 
 /**
  * Lets a handler or controller through the `AuthenticatedGuard`s declared at a wider scope: app-wide ones for a
@@ -39,7 +40,9 @@ export class AuthenticatedGuard implements CanActivate {
     if (context.getType<string>() === 'ws') return this.canActivateSocket(context);
     const req = requestOf(context);
     assertSessionLoaded(req);
-    if (await this.isAuthenticated(req.session, req, context)) return true;
+    if (await this.isAuthenticated(req.session, req, context)) {
+      return assertRecentLogin(this.reflector, context, req.session);
+    }
     throw new UnauthorizedException();
   }
 

@@ -14,3 +14,6 @@ export { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
 export { redisStore, RedisSessionStore } from './stores/redis-store.js';
 export { postgresStore, PostgresSessionStore } from './stores/postgres-store.js';
 export { sqliteStore, SqliteSessionStore } from './stores/sqlite-store.js';
+export { CsrfGuard, SkipCsrf } from './forms/csrf.guard.js';
+export { CsrfToken, Flash } from './forms/forms.decorators.js';
+export { RequireRecentLogin } from './forms/recent-login.js';

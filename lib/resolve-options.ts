@@ -5,6 +5,7 @@ import type { RequestSession, SessionModuleOptions } from './interfaces/index.js
 import { EmbeddedStore } from './stores/embedded-store.js';
 import { ownStore } from './stores/owned-stores.js';
 import { checkProduction, secretText } from './production-checks.js';
+import { resolveCsrfOptions } from './forms/csrf-options.js';
 
 /** The options after defaults were merged: what `SESSION_MODULE_OPTIONS` holds. */
 export interface ResolvedSessionModuleOptions extends SessionModuleOptions {
@@ -53,6 +54,7 @@ export function resolveOptions(options: SessionModuleOptions): ResolvedSessionMo
       );
     }
   }
+  resolveCsrfOptions(options.csrf);
   const store = user.store ?? createEmbeddedStore(options);
   const session: ResolvedSessionModuleOptions['session'] = {
     resave: false,

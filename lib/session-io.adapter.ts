@@ -1,7 +1,12 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import type { NextFunction, Request, Response } from 'express';
-import { SESSION_RUNTIME } from './session.constants.js';
+import type { IncomingMessage } from 'node:http';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { Express, NextFunction, Request, Response } from 'express';
+import { SESSION_MODULE_OPTIONS, SESSION_RUNTIME } from './session.constants.js';
+import type { SessionModuleOptions } from './interfaces/index.js';
+import { resolveCsrfOptions } from './forms/csrf-options.js';
+import { socketOriginProblem } from './forms/socket-origin.js';
 import { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
 import { loadFailure } from './middleware/load-failure.js';
 import type { SessionRuntime } from './middleware/session-runtime.js';
@@ -29,6 +34,8 @@ type HandshakeRequest = Request & { _query?: Record<string, string> };
  */
 export class SessionIoAdapter extends IoAdapter {
   private runtime?: SessionRuntime;
+  private trusted?: ReadonlySet<string>;
+  private express?: Express;
   private readonly guarded = new WeakSet<object>();
 
   constructor(private readonly app: INestApplicationContext) {
@@ -40,6 +47,8 @@ export class SessionIoAdapter extends IoAdapter {
     if (!this.guarded.has(server)) {
       this.guarded.add(server);
       server.use((socket, next) => {
+        const refused = this.originProblem(socket.request);
+        if (refused) return next(Object.assign(new Error(refused), { data: { status: 403 } }));
         if (loadFailure(socket.request as Request) === undefined) return next();
         next(Object.assign(new Error(STORE_UNAVAILABLE_MESSAGE), { data: { status: 503 } }));
       });
@@ -59,6 +68,16 @@ export class SessionIoAdapter extends IoAdapter {
       session(req, res, next);
     });
     return server;
+  }
+
+  /** Whether the handshake's Origin may use the session (as CsrfGuard judges it; the `csrf` option's trusted origins). */
+  private originProblem(request: IncomingMessage): string | undefined {
+    if (!this.trusted) {
+      const options = this.app.get<SessionModuleOptions>(SESSION_MODULE_OPTIONS, { strict: false });
+      this.trusted = resolveCsrfOptions(options.csrf).trustedOrigins;
+      this.express = this.app.get(HttpAdapterHost, { strict: false }).httpAdapter?.getInstance<Express>();
+    }
+    return socketOriginProblem(request, this.express, this.trusted);
   }
 
   private sessionRuntime(): SessionRuntime {

@@ -18,6 +18,7 @@ import { closeOwnedStore } from './stores/owned-stores.js';
 import { SessionService } from './session.service.js';
 import { SessionHealthIndicator } from './session.health.js';
 import { findDependant } from './middleware/dependant-scan.js';
+import { CsrfGuard } from './forms/csrf.guard.js';
 
 /**
  * Configures express-session through Nest's dependency injection and mounts it.
@@ -36,9 +37,17 @@ import { findDependant } from './middleware/dependant-scan.js';
     SessionService,
     AuthenticatedGuard,
     SessionHealthIndicator,
+    CsrfGuard,
   ],
   // The switch is exported for subclasses of SessionService provided in the app's own modules.
-  exports: [SESSION_MODULE_OPTIONS, SESSION_CONTEXT_SWITCH, SessionService, AuthenticatedGuard, SessionHealthIndicator],
+  exports: [
+    SESSION_MODULE_OPTIONS,
+    SESSION_CONTEXT_SWITCH,
+    SessionService,
+    AuthenticatedGuard,
+    SessionHealthIndicator,
+    CsrfGuard,
+  ],
 })
 export class SessionModule extends ConfigurableModuleClass implements NestModule, OnModuleInit, OnApplicationShutdown {
   constructor(

@@ -8,6 +8,10 @@ import type { ResolvedSessionModuleOptions } from './resolve-options.js';
 import { assertSessionLoaded } from './middleware/load-failure.js';
 import { servedBySession, sessionContext } from './middleware/request-context.js';
 import type { ContextSwitch } from './middleware/request-context.js';
+import { issueCsrfToken } from './forms/csrf-token.js';
+import { addFlash, takeFlashFrom } from './forms/flash.js';
+import { sessionToWrite } from './forms/forms.decorators.js';
+import { loggedInAtOf, markLoggedIn } from './forms/recent-login.js';
 
 /** Keys of the session data, as `@Session('key')` and `SessionService.get()` accept them. */
 export type SessionKey = keyof SessionData;
@@ -122,6 +126,7 @@ export class SessionService {
     const req = this.request();
     await this.regenerate(options);
     Object.assign(req.session, data, { userId });
+    markLoggedIn(req.session);
     try {
       await this.save();
     } catch (err) {
@@ -142,6 +147,33 @@ export class SessionService {
   isAuthenticated(): boolean | Promise<boolean> {
     const req = this.request();
     return this.options.isAuthenticated(req.session, req);
+  }
+
+  /** A CSRF token of this session for a form or a single-page app; each call masks the session's secret anew. */
+  csrfToken(): string {
+    return issueCsrfToken(sessionToWrite(this.request()));
+  }
+
+  /** Adds a flash message of a type, read once by `takeFlash` or `@Flash()` (after a redirect, say). */
+  flash(type: string, message: unknown): void {
+    addFlash(sessionToWrite(this.request()), type, message);
+  }
+
+  /** Takes one type's flash messages (`takeFlash('info')`) or all of them (`takeFlash()`) out of the session. */
+  takeFlash(type: string): unknown[];
+  takeFlash(): Record<string, unknown[]>;
+  takeFlash(type?: string): unknown[] | Record<string, unknown[]> {
+    return takeFlashFrom(this.request().session ?? undefined, type);
+  }
+
+  /** When this session logged in (or last called `confirmLogin()`); undefined if it never did. */
+  get loggedInAt(): Date | undefined {
+    return loggedInAtOf(this.request().session ?? undefined);
+  }
+
+  /** Makes the login recent again, for `@RequireRecentLogin(ms)`, after the app checked the password again. */
+  confirmLogin(): void {
+    markLoggedIn(this.session);
   }
 
   private request(): Request {

@@ -41,6 +41,15 @@ export class AppController {
     return { username, views };
   }
 
+  /**
+   * A CSRF token for a single-page app, which sends it back in the `x-csrf-token` header of its POSTs
+   * (each call gives a differently masked token of the same session secret).
+   */
+  @Get('csrf-token')
+  csrfToken(): { token: string } {
+    return { token: this.sessions.csrfToken() };
+  }
+
   /** Ends the session and expires its cookie. */
   @Post('logout')
   @HttpCode(200)

@@ -19,6 +19,12 @@ export class UsersService {
     if (!user || !sameText(user.password, password)) return undefined;
     return { id: user.id, username: user.username };
   }
+
+  /** Sets a user's password (the sample keeps it in memory). */
+  changePassword(id: number, password: string): void {
+    const user = this.users.find((u) => u.id === id);
+    if (user) user.password = password;
+  }
 }
 
 function sameText(a: string, b: string): boolean {

@@ -1,6 +1,7 @@
 import type { RequestMethod, Type } from '@nestjs/common';
 import type { Request } from 'express';
 import type { SessionOptions, Session, SessionData } from 'express-session';
+import type { CsrfOptions } from './csrf-options.interface.js';
 
 /** A path and an HTTP method, as Nest's middleware consumer takes them. */
 export interface SessionRouteInfo {
@@ -113,4 +114,6 @@ export interface SessionModuleOptions {
   absoluteTimeout?: number;
   /** Options of the embedded store used when `session.store` is not given. */
   embeddedStore?: EmbeddedStoreOptions;
+  /** Options of `CsrfGuard` and the CSRF token: trusted origins, the header and the body field that carry it. */
+  csrf?: CsrfOptions;
 }

@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { SessionData, Store } from 'express-session';
 import { hashId } from '../log-format.js';
+import { withFormsState } from '../forms/forms-state.js';
 import { sessionStateOf } from '../session-state.js';
 import type { SessionSnapshot, SessionState } from '../session-state.js';
 import { cookieExpiry } from './changed-key-writes.js';
@@ -159,7 +160,8 @@ export class ChangeWriter {
 
   /** The record to store: the session, with the module's timestamps when a timeout needs them. */
   private record(session: object, meta: RecordMeta): Data {
-    return this.options.stamped ? toRecord(session, meta) : (session as Data);
+    const data = withFormsState(session);
+    return this.options.stamped ? toRecord(data, meta) : (data as Data);
   }
 
   private store(sid: string, record: Data, callback: Callback<boolean>): void {

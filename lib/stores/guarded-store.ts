@@ -12,6 +12,7 @@ import type { Callback, StoreCallOptions } from './store-call.js';
 import { loadedState, recordProblem, serialise, takeMeta, unreadableRecord } from './session-record.js';
 import type { RecordLimits } from './session-record.js';
 import { ChangeWriter } from './change-writer.js';
+import { restoreFormsState, takeFormsState } from '../forms/forms-state.js';
 
 /** How the guarded store calls the store underneath. */
 export interface GuardedStoreOptions extends StoreCallOptions, RecordLimits {
@@ -115,8 +116,10 @@ export class GuardedStore extends Store {
       stored: true,
       written: false,
     };
+    const forms = takeFormsState(record as unknown as Data);
     const session = super.createSession(req, record);
     attachSessionState(session, loadedState(snapshot, meta, this.limits));
+    restoreFormsState(session, forms, record);
     return session;
   }
 

@@ -1,5 +1,6 @@
 import { StoreCallError } from '../session.errors.js';
 import type { SessionSnapshot, SessionState } from '../session-state.js';
+import { FORMS_KEY, formsJson } from '../forms/forms-state.js';
 
 /** The key under which the module keeps its own timestamps in a stored record (never seen by the app). */
 export const META_KEY = '__session';
@@ -33,6 +34,8 @@ export function serialise(session: object): Values {
     const json = JSON.stringify((session as Data)[key]);
     if (json !== undefined) values.set(key, json);
   }
+  const forms = formsJson(session);
+  if (forms !== undefined) values.set(FORMS_KEY, forms);
   return values;
 }
 
@@ -123,7 +126,8 @@ export function recordProblem(record: unknown, limits: RecordLimits, now = Date.
 export function mergeChanges(latest: Data, session: object, before: Values, after: Values): Data {
   const merged: Data = { ...latest };
   for (const [key, json] of after) {
-    if (before.get(key) !== json) merged[key] = (session as Data)[key];
+    // The form state is not a key of the session object: it is taken from its JSON.
+    if (before.get(key) !== json) merged[key] = key === FORMS_KEY ? JSON.parse(json) : (session as Data)[key];
   }
   for (const key of before.keys()) if (!after.has(key)) delete merged[key];
   merged.cookie = (session as Data).cookie;
