@@ -44,8 +44,9 @@ export abstract class DeferredStore<S> extends Store {
 
   /** Runs `use` with the real store, at once when it exists; hands a load failure to `callback`. */
   protected withStore(callback: Callback<any> | undefined, use: (store: S) => void): void {
+    // The common case (built already) makes no closure: this runs for every store call of every request.
+    if (this.loaded) return this.guard(this.loaded, use, callback);
     const fail = (err: unknown): void => callback?.(err);
-    if (this.loaded) return this.guard(this.loaded, use, fail);
     if (this.failure !== undefined) return fail(this.failure);
     this.whenLoaded().then((store) => this.guard(store, use, fail), fail);
   }
@@ -55,13 +56,13 @@ export abstract class DeferredStore<S> extends Store {
     return undefined;
   }
 
-  private guard(store: S, use: (store: S) => void, fail: (err: unknown) => void): void {
+  private guard(store: S, use: (store: S) => void, fail: ((err: unknown) => void) | undefined): void {
     const refused = this.refuse(store);
-    if (refused) return fail(refused);
+    if (refused) return fail?.(refused);
     try {
       use(store);
     } catch (err) {
-      fail(err);
+      fail?.(err);
     }
   }
 }

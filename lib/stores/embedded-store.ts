@@ -1,11 +1,22 @@
 import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
 import type { EmbeddedStoreOptions } from '../interfaces/index.js';
-import { CHANGED_KEY_WRITES, cookieExpiry, recordJson } from './changed-key-writes.js';
+import { CHANGED_KEY_WRITES, cookieExpiry } from './changed-key-writes.js';
 import type { ChangedKeyWrites, RecordWrite } from './changed-key-writes.js';
 import { ownValue, serialise } from './session-record.js';
 import type { Callback } from './store-call.js';
 import { SessionLru } from './session-lru.js';
+import {
+  changesLogin,
+  isLoggedIn,
+  isObject,
+  parse,
+  patchedSize,
+  patchEntry,
+  sizeOf,
+  toEntry,
+} from './embedded-entry.js';
+import type { Entry } from './embedded-entry.js';
 
 /** Default cap on the number of sessions the embedded store holds. */
 export const DEFAULT_MAX_SESSIONS = 10_000;
@@ -15,16 +26,6 @@ export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_EMBEDDED_TTL = 86_400_000;
 /** Default time between two sweeps of expired sessions. */
 export const DEFAULT_SWEEP_INTERVAL = 60_000;
-
-/**
- * One stored session: each value as JSON (the cookie apart), so a change rewrites only its own keys. A record
- * that is not a session object (stored through `set` by other code) is kept as its JSON text.
- */
-interface Entry {
-  values: Map<string, string>;
-  cookie?: string;
-  text?: string;
-}
 
 /**
  * The module's default store: in memory, bounded, expiring. Sessions expire with their cookie
@@ -72,15 +73,14 @@ export class EmbeddedStore extends Store {
   override set(sid: string, session: SessionData, callback?: Callback): void {
     let entry: Entry;
     try {
-      entry =
-        typeof session === 'object' && session !== null && !Array.isArray(session)
-          ? { values: serialise(session), cookie: JSON.stringify(session.cookie) }
-          : { values: new Map(), text: JSON.stringify(session) };
+      // A record without a cookie (never one the module writes) is kept as its text, like any other non-session.
+      const cookie = isObject(session) ? (JSON.stringify(session.cookie) as string | undefined) : undefined;
+      entry = cookie === undefined ? JSON.stringify(session) : toEntry(cookie, serialise(session));
     } catch (err) {
       callback?.(err);
       return;
     }
-    const refused = this.put(sid, entry, cookieExpiry(session.cookie), isLoggedIn(entry.values));
+    const refused = this.put(sid, entry, cookieExpiry(session.cookie), isLoggedIn(entry));
     callback?.(refused);
   }
 
@@ -88,9 +88,8 @@ export class EmbeddedStore extends Store {
     const entry = this.cache.get(sid);
     // Only the cookie (and so the expiry) changes: the data stays as last saved.
     if (entry !== undefined) {
-      const touched =
-        entry.text === undefined ? { values: entry.values, cookie: JSON.stringify(session.cookie) } : entry;
-      this.put(sid, touched, cookieExpiry(session.cookie));
+      if (typeof entry !== 'string') entry[0] = JSON.stringify(session.cookie);
+      this.put(sid, entry, cookieExpiry(session.cookie));
     }
     callback?.();
   }
@@ -121,19 +120,17 @@ export class EmbeddedStore extends Store {
   readonly [CHANGED_KEY_WRITES]: ChangedKeyWrites = {
     owner: EmbeddedStore,
     replace: (sid: string, write: RecordWrite, callback: Callback) => {
-      const values = new Map(write.set);
-      callback(this.put(sid, { values, cookie: write.cookie }, write.expires, isLoggedIn(values)));
+      const entry = toEntry(write.cookie, write.set);
+      callback(this.put(sid, entry, write.expires, isLoggedIn(entry)));
     },
     patch: (sid: string, write: RecordWrite, callback: Callback<boolean>) => {
       const entry = this.cache.get(sid);
-      if (entry === undefined || entry.text !== undefined) return callback(null, false);
+      if (entry === undefined || typeof entry === 'string') return callback(null, false);
       // Checked before the entry changes: a refused change leaves the stored session as it was.
       const size = patchedSize(entry, write);
       if (size > this.maxBytes) return callback(this.tooLarge(size));
-      for (const [key, value] of write.set) entry.values.set(key, value);
-      for (const key of write.unset) entry.values.delete(key);
-      entry.cookie = write.cookie;
-      this.put(sid, entry, write.expires, changesLogin(write) ? isLoggedIn(entry.values) : undefined, size);
+      const patched = patchEntry(entry, write);
+      this.put(sid, patched, write.expires, changesLogin(write) ? isLoggedIn(patched) : undefined, size);
       callback(null, true);
     },
   };
@@ -166,62 +163,4 @@ export class EmbeddedStore extends Store {
   private tooLarge(size: number): Error {
     return new RangeError(`A session of ${size} bytes is larger than embeddedStore.maxBytes (${this.maxBytes})`);
   }
-}
-
-/**
- * Whether a stored session is logged in, for the eviction order: it holds a `userId` (what
- * `SessionService.logIn()` sets, and the default `isAuthenticated` checks) or Passport's `passport.user`. The
- * record decides, not the module's `isAuthenticated` option: that one may need the request or be async, and this
- * runs on every login and logout, in the store. An app whose own check looks elsewhere and that never calls
- * `logIn()` gets plain least-recently-used order.
- */
-function isLoggedIn(values: ReadonlyMap<string, string>): boolean {
-  const userId = values.get('userId');
-  if (userId !== undefined && userId !== 'null') return true;
-  const passport = values.get('passport');
-  if (passport === undefined) return false;
-  try {
-    return (JSON.parse(passport) as { user?: unknown } | null)?.user != null;
-  } catch {
-    return false;
-  }
-}
-
-/** Whether a change may log the session in or out (any other leaves it in its list, with nothing parsed). */
-function changesLogin(write: RecordWrite): boolean {
-  return write.set.has('userId') || write.set.has('passport') || write.unset.some(isLoginKey);
-}
-
-function isLoginKey(key: string): boolean {
-  return key === 'userId' || key === 'passport';
-}
-
-/**
- * An entry's size for `maxBytes`: the length of its record's JSON text (a byte per character of ASCII text, as
- * V8 holds it), counted from the lengths of the stored JSON values, so nothing is serialised to count it.
- */
-function sizeOf(entry: Entry): number {
-  if (entry.text !== undefined) return entry.text.length;
-  let size = 2 + (entry.cookie === undefined ? 0 : entry.cookie.length + 9);
-  for (const [key, value] of entry.values) size += key.length + value.length + 4;
-  return size;
-}
-
-/** The size `entry` will have once `write` is applied to it. */
-function patchedSize(entry: Entry, write: RecordWrite): number {
-  let size = sizeOf(entry) + write.cookie.length - (entry.cookie === undefined ? -9 : entry.cookie.length);
-  for (const [key, value] of write.set) {
-    const old = entry.values.get(key);
-    size += old === undefined ? key.length + value.length + 4 : value.length - old.length;
-  }
-  for (const key of write.unset) {
-    const old = entry.values.get(key);
-    if (old !== undefined) size -= key.length + old.length + 4;
-  }
-  return size;
-}
-
-/** A fresh session object from a stored entry. */
-function parse(entry: Entry): SessionData {
-  return JSON.parse(entry.text ?? recordJson({ set: entry.values, cookie: entry.cookie })) as SessionData;
 }

@@ -27,7 +27,7 @@ export interface SessionLruPut {
  * anonymous session is left: anonymous traffic can never push a logged-in user out. When logged-in sessions
  * fill the bounds by themselves, a new anonymous session is not kept.
  */
-export class SessionLru<V extends object> {
+export class SessionLru<V extends NonNullable<unknown>> {
   private readonly anonymous: LRUCache<string, V>;
   private readonly loggedIn: LRUCache<string, V>;
 

@@ -101,12 +101,12 @@ export class StoreCaller {
 
 /**
  * Calls a store method once: turns a synchronous throw or a rejected promise into an error and enforces
- * the deadline. The timer is armed only for a store that has not answered when the call returns: one that
- * answers at once (the embedded store; MemoryStore answers on the next turn, so it gets a timer) cannot hang,
- * and a timer per call was a measurable part of each request's cost. A late answer after the deadline is
- * ignored. At the deadline the call lets go of `callback`: a hung store keeps the callback it was given
- * until it answers (or forever), and through `callback` that would hold the request, its response and all
- * they reference. `answered` runs once, when the store answers, even after the deadline.
+ * the deadline. Only a call that has not answered when it returns gets a deadline: one that answers at once
+ * (the embedded store) cannot hang. The deadlines of pending calls share one timer (see Deadlines): a timer
+ * per call was a measurable part of each request's cost. A late answer after the deadline is ignored. At the
+ * deadline the call lets go of `callback`: a hung store keeps the callback it was given until it answers (or
+ * forever), and through `callback` that would hold the request, its response and all they reference.
+ * `answered` runs once, when the store answers, even after the deadline.
  */
 export function callStore<T>(
   operation: string,
@@ -119,7 +119,7 @@ export function callStore<T>(
   // once `waiting` is cleared.
   let waiting = callback;
   let onAnswer = answered;
-  let timer: NodeJS.Timeout | undefined;
+  let pending: PendingCall | undefined;
   const done: Callback<T> = (err, value) => {
     const first = onAnswer;
     onAnswer = undefined;
@@ -127,7 +127,7 @@ export function callStore<T>(
     const settle = waiting;
     if (settle === undefined) return;
     waiting = undefined;
-    if (timer !== undefined) clearTimeout(timer);
+    if (pending !== undefined) deadlinesOf(timeout).settle(pending);
     settle(err ?? null, value);
   };
   try {
@@ -140,13 +140,109 @@ export function callStore<T>(
     done(err);
   }
   if (waiting !== undefined) {
-    timer = setTimeout(() => {
-      const settle = waiting;
-      waiting = undefined;
-      timer = undefined;
-      settle?.(new StoreTimeoutError(operation, timeout));
-    }, timeout);
+    pending = {
+      at: 0,
+      expire: () => {
+        const settle = waiting;
+        waiting = undefined;
+        settle?.(new StoreTimeoutError(operation, timeout));
+      },
+    };
+    deadlinesOf(timeout).add(pending);
   }
+}
+
+/** A store call that has not answered: when it times out, and what then (undefined once it answered). */
+interface PendingCall {
+  at: number;
+  expire: (() => void) | undefined;
+}
+
+/**
+ * The deadlines of the pending calls that share one timeout. Calls start one after another, so their deadlines
+ * come in the order they were added: one timer, armed for the oldest pending call, serves them all, and a call
+ * that answers is only marked (and dropped once it reaches the front). The timer keeps the process alive only
+ * while a call is pending, as a timer per call did.
+ */
+class Deadlines {
+  private calls: PendingCall[] = [];
+  /** Index of the oldest call not yet answered or expired (earlier entries are done). */
+  private first = 0;
+  private timer: NodeJS.Timeout | undefined;
+  /** Calls not answered yet. */
+  private waiting = 0;
+  /** Set while the timer's callback runs: it arms the next timer itself. */
+  private firing = false;
+
+  constructor(private readonly timeout: number) {}
+
+  add(call: PendingCall): void {
+    call.at = performance.now() + this.timeout;
+    this.calls.push(call);
+    if (this.waiting++ === 0) this.timer?.ref();
+    if (this.timer === undefined && !this.firing) this.timer = this.arm(this.timeout);
+  }
+
+  settle(call: PendingCall): void {
+    if (call.expire === undefined) return;
+    call.expire = undefined;
+    if (--this.waiting === 0) this.timer?.unref();
+    if (this.calls[this.first] === call) this.dropAnswered();
+  }
+
+  private readonly fire = (): void => {
+    this.timer = undefined;
+    this.firing = true;
+    const now = performance.now();
+    for (let call = this.calls[this.first]; call !== undefined; call = this.calls[this.first]) {
+      if (call.expire !== undefined && call.at > now) break;
+      this.first++;
+      const expire = call.expire;
+      if (expire === undefined) continue;
+      call.expire = undefined;
+      this.waiting--;
+      try {
+        expire();
+      } catch (err) {
+        // The caller's callback threw: as from a timer of its own, after the others are done.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+    this.firing = false;
+    this.compact();
+    const next = this.calls[this.first];
+    if (next !== undefined) this.timer = this.arm(next.at - performance.now());
+  };
+
+  private dropAnswered(): void {
+    while (this.calls[this.first]?.expire === undefined && this.first < this.calls.length) this.first++;
+    this.compact();
+  }
+
+  private compact(): void {
+    if (this.first === this.calls.length) {
+      this.calls.length = 0;
+      this.first = 0;
+    } else if (this.first > 1024 && this.first * 2 > this.calls.length) {
+      this.calls = this.calls.slice(this.first);
+      this.first = 0;
+    }
+  }
+
+  private arm(ms: number): NodeJS.Timeout {
+    return setTimeout(this.fire, Math.max(1, Math.ceil(ms)));
+  }
+}
+
+/** One Deadlines per timeout in use (one per module instance, in practice). */
+const deadlines = new Map<number, Deadlines>();
+
+function deadlinesOf(timeout: number): Deadlines {
+  let found = deadlines.get(timeout);
+  if (found === undefined) deadlines.set(timeout, (found = new Deadlines(timeout)));
+  return found;
 }
 
 /** Hands a promise's outcome to a node-style store callback. */
