@@ -14,3 +14,6 @@ export { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
 export { redisStore, RedisSessionStore } from './stores/redis-store.js';
 export { postgresStore, PostgresSessionStore } from './stores/postgres-store.js';
 export { sqliteStore, SqliteSessionStore } from './stores/sqlite-store.js';
+export { SessionRegistry } from './session.registry.js';
+export type { SessionInfo, RevokeAllOptions } from './session.registry.js';
+export type { SessionEvent, SessionEventType } from './controls/session-events.js';

@@ -5,6 +5,7 @@ import type { RequestSession, SessionModuleOptions } from './interfaces/index.js
 import { EmbeddedStore } from './stores/embedded-store.js';
 import { ownStore } from './stores/owned-stores.js';
 import { checkProduction, secretText } from './production-checks.js';
+import { checkControlOptions } from './controls/check-controls.js';
 
 /** The options after defaults were merged: what `SESSION_MODULE_OPTIONS` holds. */
 export interface ResolvedSessionModuleOptions extends SessionModuleOptions {
@@ -63,6 +64,7 @@ export function resolveOptions(options: SessionModuleOptions): ResolvedSessionMo
     );
   }
   checkProduction(session, options);
+  checkControlOptions(options, store);
   return {
     ...options,
     session,

@@ -17,6 +17,7 @@ import type { ResolvedSessionModuleOptions } from './resolve-options.js';
 import { closeOwnedStore } from './stores/owned-stores.js';
 import { SessionService } from './session.service.js';
 import { SessionHealthIndicator } from './session.health.js';
+import { SessionRegistry } from './session.registry.js';
 import { findDependant } from './middleware/dependant-scan.js';
 
 /**
@@ -36,9 +37,17 @@ import { findDependant } from './middleware/dependant-scan.js';
     SessionService,
     AuthenticatedGuard,
     SessionHealthIndicator,
+    SessionRegistry,
   ],
   // The switch is exported for subclasses of SessionService provided in the app's own modules.
-  exports: [SESSION_MODULE_OPTIONS, SESSION_CONTEXT_SWITCH, SessionService, AuthenticatedGuard, SessionHealthIndicator],
+  exports: [
+    SESSION_MODULE_OPTIONS,
+    SESSION_CONTEXT_SWITCH,
+    SessionService,
+    AuthenticatedGuard,
+    SessionHealthIndicator,
+    SessionRegistry,
+  ],
 })
 export class SessionModule extends ConfigurableModuleClass implements NestModule, OnModuleInit, OnApplicationShutdown {
   constructor(

@@ -6,6 +6,8 @@ import { CHANGED_KEY_WRITES, cookieExpiry, recordJson } from './changed-key-writ
 import type { ChangedKeyWrites, RecordWrite } from './changed-key-writes.js';
 import { ownValue, serialise } from './session-record.js';
 import type { Callback } from './store-call.js';
+import { SESSION_INDEX } from '../controls/session-index.js';
+import { EmbeddedIndex } from './embedded-index.js';
 
 /** Default cap on the number of sessions the embedded store holds. */
 export const DEFAULT_MAX_SESSIONS = 10_000;
@@ -124,6 +126,9 @@ export class EmbeddedStore extends Store {
       callback(null, true);
     },
   };
+
+  /** The per-user index of logged-in sessions (internal; see EmbeddedIndex). */
+  readonly [SESSION_INDEX] = new EmbeddedIndex();
 
   /** Stops the sweep and drops every session. */
   close(): void {

@@ -40,7 +40,7 @@ export class GuardedStore extends Store {
   /** express-session's own factory of a fresh session, which it assigns to `generate` on the store it is given. */
   private makeSession?: (req: SessionRequest) => void;
   /** Sessions written or touched within the last `touchAfter` ms by this process. */
-  private readonly fresh?: LRUCache<string, true>;
+  protected readonly fresh?: LRUCache<string, true>;
   /** How sessions are written and removed. */
   private readonly writer: ChangeWriter;
   /** What a loaded record is checked against; fixed for the store's life. */
@@ -222,7 +222,7 @@ export class GuardedStore extends Store {
   }
 
   /** A record that is not a session, or has expired, is removed and read as "no session". */
-  private usable(sid: string, record: Data | null | undefined): Data | null {
+  protected usable(sid: string, record: Data | null | undefined): Data | null {
     if (record == null) return null;
     const problem = recordProblem(record, this.limits);
     if (problem === undefined) return record;
