@@ -40,6 +40,18 @@ export class ControlledStore extends GuardedStore {
     super.touch(sid, session, (err) => void seen.then(() => callback?.(err)));
   }
 
+  /**
+   * A logged-in session replaced by a new one (a login over a login, Passport's regeneration) leaves its user's
+   * index before the new session can be indexed, so it never counts against the limit.
+   */
+  override regenerate(req: Parameters<Store['regenerate']>[0], callback: Callback): void {
+    const old: unknown = req.session;
+    super.regenerate(req, (err) => {
+      if (err) return callback(err);
+      void this.controls.ended(old as object, 'loggedOut').then(() => callback());
+    });
+  }
+
   protected override usable(sid: string, record: Data | null | undefined): Data | null {
     const usable = super.usable(sid, record);
     if (usable === null && record != null) void this.controls.ended(record, 'expired');
