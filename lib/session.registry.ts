@@ -156,6 +156,7 @@ export class SessionRegistry implements OnModuleInit {
 
   private index(): SessionIndex {
     const index = this.controls.index;
+    if (index) this.controls.enabled = true;
     if (!index) {
       throw new Error(
         `SessionRegistry needs a store with a per-user index of sessions, which this app's store ` +

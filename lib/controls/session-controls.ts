@@ -40,6 +40,12 @@ export function handleOf(session: object | null | undefined): string | undefined
 export class SessionControls {
   readonly events = new SessionEvents();
   readonly index?: SessionIndex;
+  /**
+   * Whether logins are indexed: when a control option is given, something injects SessionRegistry, or the
+   * registry is used. Otherwise an app that never asks for the index pays nothing for it (no extra key, no
+   * extra store command).
+   */
+  enabled: boolean;
   /** The guarded store, through which sessions are removed (set when the runtime is built). */
   store?: Store;
   private readonly logger = new Logger('SessionRegistry');
@@ -47,6 +53,10 @@ export class SessionControls {
 
   constructor(private readonly options: SessionModuleOptions & { session: { store: Store } }) {
     this.index = indexOf(options.session.store);
+    this.enabled =
+      options.userIdOf !== undefined ||
+      options.maxSessionsPerUser !== undefined ||
+      options.onSessionLimit !== undefined;
     const given = options.userIdOf as ((session: Data) => unknown) | undefined;
     this.userIdOf = given
       ? (session) => {
@@ -74,7 +84,7 @@ export class SessionControls {
     callback: Callback<boolean>,
   ): void {
     const index = this.index;
-    const userId = index ? this.ownerOf(session) : undefined;
+    const userId = index && this.enabled ? this.ownerOf(session) : undefined;
     const isNew = sessionStateOf(session)?.snapshot.stored !== true;
     if (!index || userId === undefined) {
       write((err, written) => {
@@ -113,7 +123,7 @@ export class SessionControls {
   seen(session: object): Promise<void> | undefined {
     const handle = handleOf(session);
     const userId = handle === undefined ? undefined : this.ownerOf(session);
-    if (!this.index || handle === undefined || userId === undefined) return undefined;
+    if (!this.index || !this.enabled || handle === undefined || userId === undefined) return undefined;
     const now = Date.now();
     const expiresAt = cookieExpiry((session as { cookie?: unknown }).cookie) ?? null;
     const createdAt = sessionStateOf(session)?.createdAt;
@@ -126,7 +136,7 @@ export class SessionControls {
   ended(session: object | null | undefined, type: 'loggedOut' | 'expired'): Promise<void> {
     const handle = handleOf(session);
     const userId = this.ownerOf(session);
-    if (!this.index || handle === undefined || userId === undefined) return Promise.resolve();
+    if (!this.index || !this.enabled || handle === undefined || userId === undefined) return Promise.resolve();
     return this.index.remove(userKeyOf(userId), { handles: [handle] }).then(
       () => this.events.emit(type, handle, userId),
       (err: unknown) => this.logger.warn(`Could not remove a session from its user's index: ${describe(err)}`),

@@ -14,6 +14,7 @@ const documents: { file: string; atLeast: number }[] = [
   { file: 'README.md', atLeast: 5 },
   { file: 'docs/integrations.md', atLeast: 4 },
   { file: 'docs/stores.md', atLeast: 7 },
+  { file: 'docs/sessions.md', atLeast: 3 },
 ];
 
 for (const { file, atLeast } of documents)
