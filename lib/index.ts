@@ -17,3 +17,6 @@ export { sqliteStore, SqliteSessionStore } from './stores/sqlite-store.js';
 export { CsrfGuard, SkipCsrf } from './forms/csrf.guard.js';
 export { CsrfToken, Flash } from './forms/forms.decorators.js';
 export { RequireRecentLogin } from './forms/recent-login.js';
+export { SessionRegistry } from './session.registry.js';
+export type { SessionInfo, RevokeAllOptions } from './session.registry.js';
+export type { SessionEvent, SessionEventType } from './controls/session-events.js';

@@ -6,6 +6,7 @@ import { EmbeddedStore } from './stores/embedded-store.js';
 import { ownStore } from './stores/owned-stores.js';
 import { checkProduction, secretText } from './production-checks.js';
 import { resolveCsrfOptions } from './forms/csrf-options.js';
+import { checkControlOptions } from './controls/check-controls.js';
 
 /** The options after defaults were merged: what `SESSION_MODULE_OPTIONS` holds. */
 export interface ResolvedSessionModuleOptions extends SessionModuleOptions {
@@ -71,6 +72,7 @@ export function resolveOptions(options: SessionModuleOptions): ResolvedSessionMo
     );
   }
   checkProduction(session, options);
+  checkControlOptions(options, store);
   return {
     ...options,
     session,

@@ -17,6 +17,8 @@ import type { ResolvedSessionModuleOptions } from './resolve-options.js';
 import { closeOwnedStore } from './stores/owned-stores.js';
 import { SessionService } from './session.service.js';
 import { SessionHealthIndicator } from './session.health.js';
+import { SessionRegistry } from './session.registry.js';
+import { controlsOf } from './controls/session-controls.js';
 import { findDependant } from './middleware/dependant-scan.js';
 import { CsrfGuard } from './forms/csrf.guard.js';
 
@@ -38,6 +40,7 @@ import { CsrfGuard } from './forms/csrf.guard.js';
     AuthenticatedGuard,
     SessionHealthIndicator,
     CsrfGuard,
+    SessionRegistry,
   ],
   // The switch is exported for subclasses of SessionService provided in the app's own modules.
   exports: [
@@ -47,6 +50,7 @@ import { CsrfGuard } from './forms/csrf.guard.js';
     AuthenticatedGuard,
     SessionHealthIndicator,
     CsrfGuard,
+    SessionRegistry,
   ],
 })
 export class SessionModule extends ConfigurableModuleClass implements NestModule, OnModuleInit, OnApplicationShutdown {
@@ -91,6 +95,8 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
    */
   onModuleInit(): void {
     this.context.enabled = findDependant(this.modules, SessionService) !== undefined;
+    // The per-user index is kept only for apps that ask for it (see SessionControls.enabled).
+    if (findDependant(this.modules, SessionRegistry) !== undefined) controlsOf(this.options).enabled = true;
   }
 
   async onApplicationShutdown(): Promise<void> {

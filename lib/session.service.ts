@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { HttpException, Inject, Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { SessionData } from 'express-session';
 import { SESSION_CONTEXT_SWITCH, SESSION_MODULE_OPTIONS } from './session.constants.js';
@@ -12,6 +12,8 @@ import { issueCsrfToken } from './forms/csrf-token.js';
 import { addFlash, takeFlashFrom } from './forms/flash.js';
 import { sessionToWrite } from './forms/forms.decorators.js';
 import { loggedInAtOf, markLoggedIn } from './forms/recent-login.js';
+import { controlsOf, handleOf } from './controls/session-controls.js';
+import { userKeyOfHandle } from './controls/session-index.js';
 
 /** Keys of the session data, as `@Session('key')` and `SessionService.get()` accept them. */
 export type SessionKey = keyof SessionData;
@@ -100,6 +102,7 @@ export class SessionService {
     const req = this.request();
     const session = this.session;
     await fromCallback((cb) => req.sessionStore.destroy(session.id, cb));
+    await controlsOf(this.options).ended(session, 'loggedOut');
     const cookie = session.cookie;
     req.session = undefined as never;
     const res = (req as Request & { res?: Response }).res;
@@ -141,6 +144,30 @@ export class SessionService {
   /** Logs the user out: the session is removed from the store and its cookie expired. */
   async logOut(): Promise<void> {
     await this.destroy();
+  }
+
+  /** The current logged-in session's opaque handle (what `SessionRegistry` lists and revokes); undefined when anonymous. */
+  get handle(): string | undefined {
+    const session = this.request().session;
+    const handle = handleOf(session);
+    const userId = controlsOf(this.options).ownerOf(session);
+    return handle !== undefined && userId !== undefined && userKeyOfHandle(handle) === String(userId)
+      ? handle
+      : undefined;
+  }
+
+  /**
+   * Ends every session of the current user: this one too (logged out, cookie expired) unless `keepCurrent`.
+   * Resolves with how many sessions ended. Needs a store with a per-user index.
+   */
+  async logOutEverywhere(options: { keepCurrent?: boolean } = {}): Promise<number> {
+    const controls = controlsOf(this.options);
+    const userId = controls.ownerOf(this.request().session);
+    if (userId === undefined) return 0;
+    const ended = await controls.revokeAll(userId, this.handle);
+    if (options.keepCurrent) return ended;
+    await this.logOut();
+    return ended + 1;
   }
 
   /** Whether the current session is logged in, by the module's `isAuthenticated` option. */
@@ -192,6 +219,7 @@ export class SessionService {
 /** Runs an express-session callback method as a promise; a store error becomes the module's 503. */
 function fromCallback(run: (cb: (err?: unknown) => void) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    run((err) => (err ? reject(storeUnavailable(err)) : resolve()));
+    // An HTTP error (a login refused by the session limit: 403) is the answer as it is; any other, the 503.
+    run((err) => (err ? reject(err instanceof HttpException ? err : storeUnavailable(err)) : resolve()));
   });
 }

@@ -116,4 +116,22 @@ export interface SessionModuleOptions {
   embeddedStore?: EmbeddedStoreOptions;
   /** Options of `CsrfGuard` and the CSRF token: trusted origins, the header and the body field that carry it. */
   csrf?: CsrfOptions;
+  /**
+   * Whose session it is: the user id a logged-in session is listed, limited and revoked under (`SessionRegistry`).
+   * Only stores with a per-user index take it: the embedded store, redisStore(), postgresStore(), sqliteStore().
+   * @default `session.userId`, else Passport's `session.passport.user` when it is a string or a number
+   */
+  userIdOf?: (session: RequestSession) => string | number | undefined;
+  /**
+   * Most sessions one user may have at once; a login past it does what `onSessionLimit` says. Counted
+   * atomically in the store, so parallel logins cannot slip past it.
+   * @default no limit
+   */
+  maxSessionsPerUser?: number;
+  /**
+   * What a login past `maxSessionsPerUser` does: `'evict'` ends the user's least recently used session (never
+   * the one logging in); `'refuse'` rejects the login with 403 Forbidden and changes nothing.
+   * @default 'evict'
+   */
+  onSessionLimit?: 'evict' | 'refuse';
 }

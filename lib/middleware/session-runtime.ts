@@ -8,6 +8,9 @@ import { DEFAULT_MAX_PENDING_STORE_CALLS } from '../session.constants.js';
 import { endOf, storeUnavailable, writeHttpError } from '../session.errors.js';
 import { sessionStateOf } from '../session-state.js';
 import { GuardedStore } from '../stores/guarded-store.js';
+import type { GuardedStoreOptions } from '../stores/guarded-store.js';
+import { controlsOf } from '../controls/session-controls.js';
+import { ControlledStore } from '../controls/controlled-store.js';
 import { markLoadFailure } from './load-failure.js';
 import { sessionContext } from './request-context.js';
 import type { ContextSwitch } from './request-context.js';
@@ -44,7 +47,7 @@ type Step = (req: Request, res: Response, next: NextFunction) => void;
  * (Express would destroy the socket). `context` says whether requests run inside SessionService's context.
  */
 export function createSessionRuntime(options: ResolvedSessionModuleOptions, context: ContextSwitch): SessionRuntime {
-  const store = new GuardedStore(options.session.store, {
+  const settings: GuardedStoreOptions = {
     retries: options.retries,
     retriesStrategy: options.retriesStrategy,
     timeout: options.storeTimeout,
@@ -52,7 +55,12 @@ export function createSessionRuntime(options: ResolvedSessionModuleOptions, cont
     touchAfter: options.touchAfter,
     idleTimeout: options.idleTimeout,
     absoluteTimeout: options.absoluteTimeout,
-  });
+  };
+  const controls = controlsOf(options);
+  const store = controls.index
+    ? new ControlledStore(options.session.store, settings, controls)
+    : new GuardedStore(options.session.store, settings);
+  controls.store = store;
   const session = expressSession({ ...options.session, store });
   const secret = options.session.secret;
   const cookie: CookieSettings = {

@@ -17,6 +17,8 @@ import {
   toEntry,
 } from './embedded-entry.js';
 import type { Entry } from './embedded-entry.js';
+import { SESSION_INDEX } from '../controls/session-index.js';
+import { EmbeddedIndex } from './embedded-index.js';
 
 /** Default cap on the number of sessions the embedded store holds. */
 export const DEFAULT_MAX_SESSIONS = 10_000;
@@ -134,6 +136,9 @@ export class EmbeddedStore extends Store {
       callback(null, true);
     },
   };
+
+  /** The per-user index of logged-in sessions (internal; see EmbeddedIndex). */
+  readonly [SESSION_INDEX] = new EmbeddedIndex();
 
   /** Stops the sweep and drops every session. */
   close(): void {

@@ -41,7 +41,7 @@ export class GuardedStore extends Store {
   /** express-session's own factory of a fresh session, which it assigns to `generate` on the store it is given. */
   private makeSession?: (req: SessionRequest) => void;
   /** Sessions written or touched within the last `touchAfter` ms by this process. */
-  private readonly fresh?: LRUCache<string, true>;
+  protected readonly fresh?: LRUCache<string, true>;
   /** How sessions are written and removed. */
   private readonly writer: ChangeWriter;
   /** What a loaded record is checked against; fixed for the store's life. */
@@ -68,9 +68,7 @@ export class GuardedStore extends Store {
     if (options.touchAfter > 0) this.fresh = new LRUCache<string, true>({ max: TOUCH_MEMORY, ttl: options.touchAfter });
     inner.on('disconnect', () => this.caller.setConnected(false));
     inner.on('connect', () => this.caller.setConnected(true));
-    inner.on('error', (err: unknown) => {
-      this.logger.error(`Session store error: ${describe(err)}`);
-    });
+    inner.on('error', (err: unknown) => this.logger.error(`Session store error: ${describe(err)}`));
   }
 
   /** Whether the store has not reported `disconnect` since it last reported `connect`. */
@@ -110,12 +108,7 @@ export class GuardedStore extends Store {
   /** Called by express-session with each loaded record: keeps the module's timestamps and a snapshot aside. */
   override createSession(req: SessionRequest, record: SessionData): ReturnType<Store['createSession']> {
     const meta = takeMeta(record as unknown as Data);
-    const snapshot: SessionSnapshot = {
-      sid: req.sessionID,
-      values: serialise(record),
-      stored: true,
-      written: false,
-    };
+    const snapshot: SessionSnapshot = { sid: req.sessionID, values: serialise(record), stored: true, written: false };
     const forms = takeFormsState(record as unknown as Data);
     const session = super.createSession(req, record);
     attachSessionState(session, loadedState(snapshot, meta, this.limits));
@@ -228,7 +221,7 @@ export class GuardedStore extends Store {
   }
 
   /** A record that is not a session, or has expired, is removed and read as "no session". */
-  private usable(sid: string, record: Data | null | undefined, problem?: string): Data | null {
+  protected usable(sid: string, record: Data | null | undefined, problem?: string): Data | null {
     problem ??= record == null ? undefined : recordProblem(record, this.limits);
     if (problem === undefined) return record ?? null;
     if (problem !== 'expired') {

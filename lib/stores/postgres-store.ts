@@ -7,6 +7,9 @@ import type { ChangedKeyWrites } from './changed-key-writes.js';
 import { toCallback } from './store-call.js';
 import type { Callback } from './store-call.js';
 import { SessionTable } from './postgres-table.js';
+import { SESSION_INDEX } from '../controls/session-index.js';
+import type { SessionIndex } from '../controls/session-index.js';
+import { postgresIndex } from './postgres-index.js';
 import type {
   PgPoolClientLike,
   PgPoolLike,
@@ -189,6 +192,21 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
       },
     );
     return this.creating;
+  }
+
+  private index?: SessionIndex;
+
+  /** The per-user index of logged-in sessions (internal; see PostgresIndex). */
+  get [SESSION_INDEX](): SessionIndex {
+    this.index ??= postgresIndex(
+      this.options,
+      async () => {
+        await this.whenLoaded();
+        return (text, values) => this.pool!.query(text, values);
+      },
+      (work) => this.inTransaction(work),
+    );
+    return this.index;
   }
 
   /** Runs `work` in a transaction on one connection of the pool. */

@@ -12,6 +12,10 @@ import { createOwnedClient } from './redis-client.js';
 import type { OwnedClient } from './redis-client.js';
 import { checkRedisStoreOptions } from './redis-options.js';
 import { watchConnection } from './redis-watch.js';
+import { SESSION_INDEX } from '../controls/session-index.js';
+import type { SessionIndex } from '../controls/session-index.js';
+import { RedisIndex } from './redis-index.js';
+import type { IndexCommands } from './redis-index.js';
 import type { ConnectionWatch } from './redis-watch.js';
 import type { RedisClientLike, RedisStoreOptions } from '../interfaces/redis-store-options.interface.js';
 
@@ -113,6 +117,19 @@ export class RedisSessionStore extends DeferredStore<RedisSessions> {
     replace: (sid, write, callback) => this.use(callback, (sessions) => sessions.replace(sid, write)),
     patch: (sid, write, callback) => this.use(callback, (sessions) => sessions.patch(sid, write)),
   };
+
+  private index?: SessionIndex;
+
+  /** The per-user index of logged-in sessions (internal; see RedisIndex). */
+  get [SESSION_INDEX](): SessionIndex {
+    this.index ??= new RedisIndex(async () => {
+      await this.whenLoaded();
+      const refused = this.refuse();
+      if (refused) throw refused;
+      return this.client as unknown as IndexCommands;
+    }, this.options.prefix ?? 'sess:');
+    return this.index;
+  }
 
   /** Runs `work` with the sessions once the client exists, and hands its outcome to the callback. */
   private use<T>(callback: Callback<T> | undefined, work: (sessions: RedisSessions) => Promise<T>): void {

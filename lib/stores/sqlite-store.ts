@@ -8,6 +8,9 @@ import type { DatabaseSync, StatementSync } from './node-sqlite.js';
 import { ownStore } from './owned-stores.js';
 import { ownValue } from './session-record.js';
 import { applyWrite, IS_RECORD, parseOr, patchStatement } from './sqlite-json.js';
+import { SESSION_INDEX } from '../controls/session-index.js';
+import type { SessionIndex } from '../controls/session-index.js';
+import { sqliteIndex } from './sqlite-index.js';
 import type { Callback } from './store-call.js';
 
 const DEFAULT_TTL = 86_400_000;
@@ -26,6 +29,7 @@ const MAX_CACHED_STATEMENTS = 64;
 export class SqliteSessionStore extends Store {
   private readonly db: DatabaseSync;
   private readonly table: string;
+  private readonly tableName: string;
   private readonly ttl: number;
   private readonly pruner?: NodeJS.Timeout;
   private readonly statements = new Map<string, StatementSync>();
@@ -50,6 +54,7 @@ export class SqliteSessionStore extends Store {
     this.ttl = options.ttl ?? DEFAULT_TTL;
     const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`;
     this.table = quote(tableName);
+    this.tableName = tableName;
     let db: DatabaseSync | undefined;
     try {
       db = new sqlite.DatabaseSync(options.path);
@@ -192,6 +197,17 @@ export class SqliteSessionStore extends Store {
   }
 
   /** The timer's prune: a failure (the file locked past busy_timeout) is reported, never thrown; the next one retries. */
+  private index?: SessionIndex;
+
+  /** The per-user index of logged-in sessions (internal; see SqliteIndex). */
+  get [SESSION_INDEX](): SessionIndex {
+    this.index ??= sqliteIndex(() => {
+      if (this.closed) throw new Error('The SQLite session store was closed');
+      return this.db;
+    }, this.tableName);
+    return this.index;
+  }
+
   private pruneQuietly(): void {
     try {
       this.prune();

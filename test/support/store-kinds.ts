@@ -85,7 +85,7 @@ const postgresHelper: StoreKind = {
     const store = postgresStore({ connectionString: DATABASE_URL!, tableName });
     defer(t, async () => {
       await store.close();
-      await withPool((pool) => pool.query(`DROP TABLE IF EXISTS "${tableName}"`));
+      await withPool((pool) => pool.query(`DROP TABLE IF EXISTS "${tableName}", "${tableName}_users"`));
     });
     return Promise.resolve(store);
   },
@@ -137,6 +137,9 @@ export const storeKinds: StoreKind[] = [
   connectPg,
   sqliteHelper,
 ];
+
+/** The stores with a per-user index of sessions (SessionRegistry): the embedded store and the helpers. */
+export const indexedStoreKinds: StoreKind[] = [embedded, redisHelper, postgresHelper, sqliteHelper];
 
 /** The stores the reliability suites inject faults into: the embedded store, and Redis through connect-redis. */
 export const reliabilityStoreKinds: StoreKind[] = [embedded, connectRedis];
