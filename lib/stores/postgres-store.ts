@@ -2,16 +2,15 @@ import expressSession from 'express-session';
 import type { SessionData, Store } from 'express-session';
 import { ownStore } from './owned-stores.js';
 import { DeferredStore, loadOptional } from './deferred-store.js';
-import { CHANGED_KEY_WRITES } from './changed-key-writes.js';
+import { CHANGED_KEY_WRITES, cookieExpiry } from './changed-key-writes.js';
 import type { ChangedKeyWrites } from './changed-key-writes.js';
 import { toCallback } from './store-call.js';
 import type { Callback } from './store-call.js';
-import { SessionTable } from './postgres-table.js';
+import { inTransaction, SessionTable } from './postgres-table.js';
 import { SESSION_INDEX } from '../controls/session-index.js';
 import type { SessionIndex } from '../controls/session-index.js';
 import { postgresIndex } from './postgres-index.js';
 import type {
-  PgPoolClientLike,
   PgPoolLike,
   PostgresStoreOptions,
   PostgresUrlStoreOptions,
@@ -62,7 +61,7 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
       (text, values) => this.pool!.query(text, values),
       name,
       options.ttl ?? DEFAULT_TTL,
-      (work) => this.inTransaction(work),
+      (work) => inTransaction(this.pool, work),
     );
     this.start(() => this.build());
   }
@@ -85,7 +84,13 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
   }
 
   override get(sid: string, callback: Callback<SessionData | null>): void {
-    this.afterTable(callback, (store) => store.get(sid, callback));
+    // A row's expiry has whole seconds (connect-pg-simple's format): the cookie's expiry, which touch keeps
+    // current in the row, is checked too, so that no session outlives its cookie by up to a second.
+    this.afterTable(callback, (store) =>
+      store.get(sid, (err, session) =>
+        callback(err, session && (cookieExpiry(session.cookie) ?? Infinity) <= Date.now() ? null : session),
+      ),
+    );
   }
 
   override set(sid: string, session: SessionData, callback?: Callback): void {
@@ -204,26 +209,9 @@ export class PostgresSessionStore extends DeferredStore<PgSimpleStore> {
         await this.whenLoaded();
         return (text, values) => this.pool!.query(text, values);
       },
-      (work) => this.inTransaction(work),
+      (work) => inTransaction(this.pool, work),
     );
     return this.index;
-  }
-
-  /** Runs `work` in a transaction on one connection of the pool. */
-  private async inTransaction<T>(work: (query: PgPoolClientLike['query']) => Promise<T>): Promise<T> {
-    if (!this.pool?.connect) throw new Error('postgresStore(): the pool cannot give a connection for a transaction');
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await work((text, values) => client.query(text, values));
-      await client.query('COMMIT');
-      client.release();
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      client.release(true);
-      throw err;
-    }
   }
 
   /** Runs `work` once the table exists, and hands its outcome to the callback. */

@@ -1,5 +1,5 @@
 import type { SessionData } from 'express-session';
-import type { PgPoolLike } from '../interfaces/postgres-store-options.interface.js';
+import type { PgPoolClientLike, PgPoolLike } from '../interfaces/postgres-store-options.interface.js';
 import { recordJson } from './changed-key-writes.js';
 import type { RecordWrite } from './changed-key-writes.js';
 import { ownValue } from './session-record.js';
@@ -166,4 +166,24 @@ function liveAfter(): number {
 /** Whether PostgreSQL refused a JSON text because it holds U+0000 (`\u0000`, SQLSTATE 22P05). */
 function isNulInJson(err: unknown): boolean {
   return (err as { code?: string } | null)?.code === '22P05';
+}
+
+/** Runs `work` in a transaction on one connection of the pool. */
+export async function inTransaction<T>(
+  pool: PgPoolLike | undefined,
+  work: (query: PgPoolClientLike['query']) => Promise<T>,
+): Promise<T> {
+  if (!pool?.connect) throw new Error('postgresStore(): the pool cannot give a connection for a transaction');
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work((text, values) => client.query(text, values));
+    await client.query('COMMIT');
+    client.release();
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    client.release(true);
+    throw err;
+  }
 }
