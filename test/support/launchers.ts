@@ -105,7 +105,12 @@ export class RedisServer {
     this.child = child;
     running.add(this);
     child.on('error', () => undefined);
-    const up = await eventually(async () => (await redisCommands(this.port, ['PING'])).startsWith('+PONG'), 100, 50);
+    // A server with a password answers PING with NOAUTH: it is up all the same.
+    const up = await eventually(
+      async () => /^(\+PONG|-NOAUTH)/.test(await redisCommands(this.port, ['PING'])),
+      100,
+      50,
+    );
     if (!up) {
       await this.stop();
       throw new Error(`redis-server on port ${this.port} did not start`);

@@ -212,14 +212,24 @@ export class RedisSentinelTopology {
     readonly master: RedisServer,
     readonly replica: RedisServer,
     readonly sentinels: RedisServer[],
+    /** The password of the master and the replica (clients give it as `nodeClientOptions.password`). */
+    readonly password: string,
   ) {}
 
   /** Starts the master and its replica, then the sentinels, and waits until they all know each other. */
   static async start(t: Cleanup, name = 'sessions'): Promise<RedisSentinelTopology> {
-    const master = await startServer(t, FAST_SYNC);
-    const replica = await startServer(t, ['--replicaof', '127.0.0.1', String(master.port)]);
+    // A password per set: a sentinel or a reconnecting client of another test run on this machine that still
+    // knows a port this set now uses (a killed server's port is free for the next one) cannot reconfigure or
+    // write to its servers (a sentinel sends REPLICAOF to a server that answers at its old master's address,
+    // which empties that server: the likely cause of the 401s this test saw while several runs shared a machine).
+    const password = randomBytes(12).toString('hex');
+    const auth = ['--requirepass', password, '--masterauth', password];
+    const master = await startServer(t, [...FAST_SYNC, ...auth]);
+    const replica = await startServer(t, [...auth, '--replicaof', '127.0.0.1', String(master.port)]);
     const linked = await eventually(async () =>
-      (await redisCommands(replica.port, ['INFO', 'replication'])).includes('master_link_status:up'),
+      (await redisCommands(replica.port, ['AUTH', password], ['INFO', 'replication'])).includes(
+        'master_link_status:up',
+      ),
     );
     if (!linked) throw new Error('the replica did not connect to its master');
     // Each sentinel is told of the replica and of the other sentinels (by the ids they are given), rather than
@@ -231,6 +241,7 @@ export class RedisSentinelTopology {
       const config = [
         `sentinel myid ${ids[i]}`,
         `sentinel monitor ${name} 127.0.0.1 ${master.port} 2`,
+        `sentinel auth-pass ${name} ${password}`,
         `sentinel down-after-milliseconds ${name} ${NODE_TIMEOUT}`,
         `sentinel failover-timeout ${name} 3000`,
         `sentinel known-replica ${name} 127.0.0.1 ${replica.port}`,
@@ -242,7 +253,7 @@ export class RedisSentinelTopology {
       sentinels.push(sentinel);
     }
     await Promise.all(sentinels.map((s) => s.start()));
-    const topology = new RedisSentinelTopology(name, master, replica, sentinels);
+    const topology = new RedisSentinelTopology(name, master, replica, sentinels, password);
     const ready = await eventually(async () => {
       for (const sentinel of sentinels) {
         const reply = await redisCommands(sentinel.port, ['SENTINEL', 'MASTER', name]);
@@ -259,6 +270,12 @@ export class RedisSentinelTopology {
   /** The nodes to give a sentinel client (`createSentinel({ sentinelRootNodes })`). */
   get sentinelRootNodes(): { host: string; port: number }[] {
     return this.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port }));
+  }
+
+  /** Runs commands on one of the set's servers (after AUTH); the replies of the commands, without AUTH's. */
+  async commands(server: RedisServer, ...commands: string[][]): Promise<string> {
+    const reply = await redisCommands(server.port, ['AUTH', this.password], ...commands);
+    return reply.replace(/^\+OK\r\n/, '');
   }
 
   /** The port of the master as the first running sentinel names it. */
