@@ -1,4 +1,5 @@
 import type { INestApplicationContext } from '@nestjs/common';
+import type { Subscription } from 'rxjs';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { IncomingMessage } from 'node:http';
 import { HttpAdapterHost } from '@nestjs/core';
@@ -10,6 +11,8 @@ import { socketOriginProblem } from './forms/socket-origin.js';
 import { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
 import { loadFailure } from './middleware/load-failure.js';
 import type { SessionRuntime } from './middleware/session-runtime.js';
+import type { ResolvedSessionModuleOptions } from './resolve-options.js';
+import { disconnectEndedSessions } from './controls/socket-rooms.js';
 
 type IoServer = ReturnType<IoAdapter['createIOServer']>;
 type IoServerOptions = Parameters<IoAdapter['createIOServer']>[1];
@@ -29,6 +32,9 @@ type HandshakeRequest = Request & { _query?: Record<string, string> };
  * app.useWebSocketAdapter(new SessionIoAdapter(app));
  * ```
  *
+ * A socket opened with a logged-in session is disconnected when this instance revokes, evicts or logs out that
+ * session; on other instances its next message finds the session gone.
+ *
  * Changes made to the session in a gateway are not saved on their own (a socket has no response to
  * end): call `session.save()`.
  */
@@ -37,6 +43,7 @@ export class SessionIoAdapter extends IoAdapter {
   private trusted?: ReadonlySet<string>;
   private express?: Express;
   private readonly guarded = new WeakSet<object>();
+  private readonly watching = new Map<object, Subscription>();
 
   constructor(private readonly app: INestApplicationContext) {
     super(app);
@@ -52,8 +59,16 @@ export class SessionIoAdapter extends IoAdapter {
         if (loadFailure(socket.request as Request) === undefined) return next();
         next(Object.assign(new Error(STORE_UNAVAILABLE_MESSAGE), { data: { status: 503 } }));
       });
+      const options = this.app.get<ResolvedSessionModuleOptions>(SESSION_MODULE_OPTIONS, { strict: false });
+      this.watching.set(server, disconnectEndedSessions(server as never, options));
     }
     return server;
+  }
+
+  override async close(server: IoServer): Promise<void> {
+    this.watching.get(server)?.unsubscribe();
+    this.watching.delete(server);
+    await super.close(server);
   }
 
   override createIOServer(port: number, options?: IoServerOptions): IoServer {

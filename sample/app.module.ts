@@ -7,6 +7,7 @@ import { SessionModule, postgresStore, redisStore, sqliteStore } from 'nest-expr
 import type { SessionModuleOptions } from 'nest-express-session';
 import { AppController } from './app.controller.js';
 import { PagesController } from './pages.controller.js';
+import { SessionsController } from './sessions.controller.js';
 import { UsersService } from './users.service.js';
 
 const DEV_SECRET = 'development-only-secret-change-me-0123456789';
@@ -81,7 +82,7 @@ export function sessionOptions(): SessionModuleOptions {
 
 @Module({
   imports: [SessionModule.forRootAsync({ useFactory: sessionOptions })],
-  controllers: [AppController, PagesController],
+  controllers: [AppController, PagesController, SessionsController],
   providers: [UsersService],
 })
 export class AppModule {}

@@ -71,6 +71,7 @@ export class PagesController {
       <p id="user">Signed in as <strong>${escapeHtml(username)}</strong>.</p>
       <p id="visits">You have viewed this page <strong id="views">${views}</strong> ${views === 1 ? 'time' : 'times'}.</p>
       <p><a id="change-password" href="/pages/password">Change password</a></p>
+      <p><a id="your-sessions" href="/pages/sessions">Your sessions</a></p>
       <form method="post" action="/pages/logout">${tokenField(this.sessions.csrfToken())}<button id="logout" type="submit">Log out</button></form>`,
     );
   }
@@ -132,7 +133,8 @@ export class PagesController {
   }
 }
 
-function tokenField(token: string): string {
+/** The hidden field that carries the CSRF token in a form. */
+export function tokenField(token: string): string {
   return `<input type="hidden" name="_csrf" value="${escapeHtml(token)}">`;
 }
 
@@ -188,6 +190,7 @@ export function html(res: Response, status: number, title: string, body: string)
 `);
 }
 
-function escapeHtml(text: string): string {
+/** Text made safe to put in HTML. */
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -7,10 +7,13 @@ export interface User {
   username: string;
 }
 
-/** The sample's one demo user. A real app looks users up in its database and stores password hashes. */
+/** The sample's demo users (a second one shows that a user sees only their own sessions). A real app looks users up in its database and stores password hashes. */
 @Injectable()
 export class UsersService {
-  private readonly users = [{ id: 1, username: 'demo', password: process.env.DEMO_PASSWORD ?? 'demo' }];
+  private readonly users = [
+    { id: 1, username: 'demo', password: process.env.DEMO_PASSWORD ?? 'demo' },
+    { id: 2, username: 'demo2', password: process.env.DEMO2_PASSWORD ?? 'demo2' },
+  ];
 
   /** The user with these credentials, or undefined. */
   validate(username: unknown, password: unknown): User | undefined {
