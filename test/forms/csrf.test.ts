@@ -34,16 +34,6 @@ async function tokenOf(client: Client, path = '/form/token'): Promise<string> {
   return res.body.token as string;
 }
 
-/** Posts an urlencoded HTML form, as a browser does, with the client's cookies. */
-function postForm(client: Client, path: string, fields: Record<string, string>): Promise<Response> {
-  return fetch(client.baseUrl + path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: client.cookieHeader() },
-    body: new URLSearchParams(fields).toString(),
-    redirect: 'manual',
-  });
-}
-
 function sessionCount(store: EmbeddedStore): Promise<number> {
   return new Promise((resolve, reject) => store.length((err, n) => (err ? reject(asError(err)) : resolve(n ?? 0))));
 }
@@ -178,8 +168,8 @@ describe('CsrfGuard: the session-bound token', () => {
     const token = await tokenOf(client);
     assert.equal((await submit(client, { 'x-csrf-token': token })).status, 200);
     assert.equal((await submit(client, {}, { _csrf: token })).status, 200);
-    assert.equal((await postForm(client, '/form/submit', { name: 'x' })).status, 403);
-    assert.equal((await postForm(client, '/form/submit', { _csrf: token, name: 'x' })).status, 200);
+    assert.equal((await client.postForm('/form/submit', { name: 'x' })).status, 403);
+    assert.equal((await client.postForm('/form/submit', { _csrf: token, name: 'x' })).status, 200);
     assertRefused(await submit(client, {}, { csrf: token }), /needs a CSRF token/);
   });
 

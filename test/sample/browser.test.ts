@@ -1,24 +1,21 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { AppModule } from '../../sample/app.module.js';
 import { UsersService } from '../../sample/users.service.js';
+import { launchChromium, skipWithoutChromium } from '../support/chromium.js';
 import { startApp } from '../support/app.js';
 import type { TestApp } from '../support/app.js';
 import { defer, suiteCleanup } from '../support/cleanup.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve('test-artifacts');
 const COOKIE = 'sample.sid';
 
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is not installed (apt-get install chromium); browser test skipped`;
+const skip = skipWithoutChromium;
 if (skip) console.log(`# ${skip}`);
 
 describe('A real browser (Chromium) on the sample pages', { skip }, () => {
@@ -30,19 +27,7 @@ describe('A real browser (Chromium) on the sample pages', { skip }, () => {
 
   before(async () => {
     app = await startApp(suite, AppModule);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
-    defer(suite, () => browser.close());
+    browser = await launchChromium(suite);
     context = await browser.newContext({ viewport: { width: 800, height: 600 } });
     page = await context.newPage();
   });

@@ -1,21 +1,16 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Controller, Get, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { chromium } from 'playwright-core';
 import type { Page } from 'playwright-core';
+import { launchChromium, skipWithoutChromium } from '../support/chromium.js';
 import { startApp } from '../support/app.js';
-import { defer } from '../support/cleanup.js';
 import { asError } from '../support/errors.js';
 import { FaultStore } from '../support/fault-store.js';
 import { sidOf } from '../support/http.js';
 import { reliabilityApp } from '../support/reliability.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is not installed (apt-get install chromium); browser test skipped`;
+const skip = skipWithoutChromium;
 if (skip) console.log(`# ${skip}`);
 
 /** A page of the sibling host: it sets the attacker's own session cookie on the parent domain. */
@@ -59,20 +54,7 @@ describe('Cookie tossing from a sibling subdomain, in Chromium', { skip }, () =>
     assert.equal((await attacker.post('/auth/login', { userId: 'mallory' })).status, 200);
     SiblingController.planted = attacker.jar.get('connect.sid')!;
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--host-resolver-rules=MAP *.app.test 127.0.0.1',
-      ],
-    });
-    defer(t, () => browser.close());
+    const browser = await launchChromium(t, ['--host-resolver-rules=MAP *.app.test 127.0.0.1']);
     const context = await browser.newContext();
     const page = await context.newPage();
     const victimOrigin = `http://victim.app.test:${port}`;

@@ -6,36 +6,10 @@ import type { SessionModuleOptions } from 'nest-express-session';
 import { AppModule } from '../../sample/app.module.js';
 import { startApp } from '../support/app.js';
 import { asError } from '../support/errors.js';
-import type { Client } from '../support/http.js';
-import { sidOf } from '../support/http.js';
+import { sidOf, tokenIn } from '../support/http.js';
 import { peek } from '../support/store-kinds.js';
 
 const COOKIE = 'sample.sid';
-
-/** The CSRF token in a page's hidden `_csrf` field. */
-function tokenIn(html: string): string {
-  const match = /name="_csrf" value="([^"]+)"/.exec(html);
-  assert.ok(match, 'the page carries a CSRF token');
-  return match[1];
-}
-
-/** Posts an urlencoded form with the client's cookies, as a browser without fetch metadata does. */
-async function postForm(client: Client, path: string, fields: Record<string, string>): Promise<Response> {
-  const res = await fetch(client.baseUrl + path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: client.cookieHeader() },
-    body: new URLSearchParams(fields).toString(),
-    redirect: 'manual',
-  });
-  for (const line of res.headers.getSetCookie()) {
-    const [pair] = line.split(';');
-    const eq = pair.indexOf('=');
-    const value = pair.slice(eq + 1);
-    if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) client.jar.delete(pair.slice(0, eq));
-    else client.jar.set(pair.slice(0, eq), value);
-  }
-  return res;
-}
 
 describe('the sample pages: CSRF tokens, flash messages, recent login', () => {
   it('the forms carry the token, a POST without it is refused, logout says so once, the password page wants a recent login', async (t) => {
@@ -46,11 +20,11 @@ describe('the sample pages: CSRF tokens, flash messages, recent login', () => {
     const loginPage = await client.get('/pages/login');
     assert.equal(loginPage.status, 200);
     const token = tokenIn(loginPage.text);
-    const refused = await postForm(client, '/pages/login', { username: 'demo', password: 'demo' });
+    const refused = await client.postForm('/pages/login', { username: 'demo', password: 'demo' });
     assert.equal(refused.status, 403);
-    assert.match(((await refused.json()) as { message: string }).message, /CSRF token/);
+    assert.match((refused.body as { message: string }).message, /CSRF token/);
 
-    const login = await postForm(client, '/pages/login', { username: 'demo', password: 'demo', _csrf: token });
+    const login = await client.postForm('/pages/login', { username: 'demo', password: 'demo', _csrf: token });
     assert.equal(login.status, 303);
     assert.equal(login.headers.get('location'), '/pages/dashboard');
     const dashboard = await client.get('/pages/dashboard');
@@ -67,16 +41,16 @@ describe('the sample pages: CSRF tokens, flash messages, recent login', () => {
     const stale = await client.get('/pages/password');
     assert.equal(stale.status, 303);
     assert.equal(stale.headers.get('location'), '/pages/confirm');
-    const stalePost = await postForm(client, '/pages/password', { password: 'new', _csrf: tokenIn(dashboard.text) });
+    const stalePost = await client.postForm('/pages/password', { password: 'new', _csrf: tokenIn(dashboard.text) });
     assert.equal(stalePost.headers.get('location'), '/pages/confirm', 'the change itself is refused too');
     const confirmPage = await client.get('/pages/confirm');
-    const wrong = await postForm(client, '/pages/confirm', { password: 'nope', _csrf: tokenIn(confirmPage.text) });
+    const wrong = await client.postForm('/pages/confirm', { password: 'nope', _csrf: tokenIn(confirmPage.text) });
     assert.equal(wrong.status, 401);
-    const confirmed = await postForm(client, '/pages/confirm', { password: 'demo', _csrf: tokenIn(confirmPage.text) });
+    const confirmed = await client.postForm('/pages/confirm', { password: 'demo', _csrf: tokenIn(confirmPage.text) });
     assert.equal(confirmed.headers.get('location'), '/pages/password');
     assert.equal((await client.get('/pages/password')).status, 200, 'recent again after confirmLogin()');
 
-    const logout = await postForm(client, '/pages/logout', { _csrf: tokenIn(dashboard.text) });
+    const logout = await client.postForm('/pages/logout', { _csrf: tokenIn(dashboard.text) });
     assert.equal(logout.status, 303);
     assert.equal(logout.headers.get('location'), '/pages/login');
     assert.match((await client.get('/pages/login')).text, /<p id="flash" role="status">You are signed out.<\/p>/);

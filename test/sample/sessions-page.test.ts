@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { chromium } from 'playwright-core';
 import { SessionRegistry } from 'nest-express-session';
 import { AppModule } from '../../sample/app.module.js';
+import { launchChromium, skipWithoutChromium } from '../support/chromium.js';
 import { startApp } from '../support/app.js';
 import type { TestApp } from '../support/app.js';
-import { defer } from '../support/cleanup.js';
 import type { Cleanup } from '../support/cleanup.js';
-import { Client } from '../support/http.js';
-
-const CHROMIUM = '/usr/bin/chromium';
+import { Client, tokenIn } from '../support/http.js';
 
 const STORE_VARIABLES = ['SESSION_STORE', 'SQLITE_PATH', 'REDIS_URL', 'DATABASE_URL'] as const;
 
@@ -25,36 +21,11 @@ async function sample(t: Cleanup): Promise<TestApp> {
   }
 }
 
-/** The CSRF token in a page's hidden `_csrf` field. */
-function tokenIn(html: string): string {
-  const match = /name="_csrf" value="([^"]+)"/.exec(html);
-  assert.ok(match, 'the page carries a CSRF token');
-  return match[1];
-}
-
-/** Posts an urlencoded form with the client's cookies. */
-async function postForm(client: Client, path: string, fields: Record<string, string>): Promise<Response> {
-  const res = await fetch(client.baseUrl + path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: client.cookieHeader() },
-    body: new URLSearchParams(fields).toString(),
-    redirect: 'manual',
-  });
-  for (const line of res.headers.getSetCookie()) {
-    const [pair] = line.split(';');
-    const eq = pair.indexOf('=');
-    const value = pair.slice(eq + 1);
-    if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) client.jar.delete(pair.slice(0, eq));
-    else client.jar.set(pair.slice(0, eq), value);
-  }
-  return res;
-}
-
 /** A client logged in through the sample's login form. */
 async function loggedIn(url: string, username: string): Promise<Client> {
   const client = new Client(url);
   const page = await client.get('/pages/login');
-  const res = await postForm(client, '/pages/login', { username, password: username, _csrf: tokenIn(page.text) });
+  const res = await client.postForm('/pages/login', { username, password: username, _csrf: tokenIn(page.text) });
   assert.equal(res.headers.get('location'), '/pages/dashboard');
   return client;
 }
@@ -69,7 +40,7 @@ describe('the sample "Your sessions" page', () => {
     const page = await mine.get('/pages/sessions');
     assert.equal(page.status, 200);
     assert.ok(!page.text.includes(theirs.handle), "the page lists only the user's own sessions");
-    const res = await postForm(mine, '/pages/sessions/revoke', { handle: theirs.handle, _csrf: tokenIn(page.text) });
+    const res = await mine.postForm('/pages/sessions/revoke', { handle: theirs.handle, _csrf: tokenIn(page.text) });
     assert.equal(res.status, 404);
     assert.equal((await app.nest.get(SessionRegistry).list(2)).length, 1, 'demo2 is still signed in');
     assert.equal((await other.get('/dashboard')).status, 200, "demo2's session still works");
@@ -80,8 +51,8 @@ describe('the sample "Your sessions" page', () => {
     const a = await loggedIn(app.url, 'demo');
     const b = await loggedIn(app.url, 'demo');
     const [other] = (await app.nest.get(SessionRegistry).list(1)).filter((s) => !s.current);
-    assert.equal((await postForm(a, '/pages/sessions/revoke', { handle: other.handle })).status, 403);
-    assert.equal((await postForm(a, '/pages/sessions/others', {})).status, 403);
+    assert.equal((await a.postForm('/pages/sessions/revoke', { handle: other.handle })).status, 403);
+    assert.equal((await a.postForm('/pages/sessions/others', {})).status, 403);
     assert.equal((await b.get('/dashboard')).status, 200);
   });
 
@@ -92,7 +63,7 @@ describe('the sample "Your sessions" page', () => {
     const c = await loggedIn(app.url, 'demo');
     const page = await a.get('/pages/sessions');
     assert.equal((page.text.match(/class="session"/g) ?? []).length, 3);
-    const res = await postForm(a, '/pages/sessions/others', { _csrf: tokenIn(page.text) });
+    const res = await a.postForm('/pages/sessions/others', { _csrf: tokenIn(page.text) });
     assert.equal(res.headers.get('location'), '/pages/sessions');
     assert.equal((await b.get('/dashboard')).status, 401);
     assert.equal((await c.get('/dashboard')).status, 401);
@@ -103,17 +74,13 @@ describe('the sample "Your sessions" page', () => {
     assert.match(after.text, /Signed out on 2 other devices\./);
   });
 
-  const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed; browser test skipped`;
+  const skip = skipWithoutChromium;
   it(
     "in Chromium: two browser contexts of one user; A signs B out; B's reload lands on the login page",
     { skip },
     async (t) => {
       const app = await sample(t);
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-      });
-      defer(t, () => browser.close());
+      const browser = await launchChromium(t);
       const pages = [];
       for (const name of ['A', 'B']) {
         // Each context has its own cookie jar, like two devices.

@@ -27,6 +27,11 @@ export class Client {
     return this.request('POST', path, body, headers);
   }
 
+  /** Posts an urlencoded form (as an HTML form does, without fetch metadata) with the client's cookies. */
+  postForm(path: string, fields: Record<string, string>): Promise<TestResponse> {
+    return this.request('POST', path, new URLSearchParams(fields));
+  }
+
   /** The raw `Cookie` header this client sends. */
   cookieHeader(): string {
     return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -40,11 +45,12 @@ export class Client {
   ): Promise<TestResponse> {
     const sent: Record<string, string> = { ...headers };
     if (this.jar.size > 0 && !('cookie' in sent)) sent.cookie = this.cookieHeader();
-    if (body !== undefined) sent['content-type'] = 'application/json';
+    const form = body instanceof URLSearchParams;
+    if (body !== undefined) sent['content-type'] = form ? 'application/x-www-form-urlencoded' : 'application/json';
     const res = await fetch(this.baseUrl + path, {
       method,
       headers: sent,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : form ? body.toString() : JSON.stringify(body),
       redirect: 'manual',
     });
     const text = await res.text();
@@ -84,4 +90,11 @@ export function sidOf(cookieValue: string | undefined): string | undefined {
   const raw = decodeURIComponent(cookieValue);
   if (!raw.startsWith('s:')) return undefined;
   return raw.slice(2, raw.lastIndexOf('.'));
+}
+
+/** The CSRF token in a page's hidden `_csrf` field. */
+export function tokenIn(html: string): string {
+  const match = /name="_csrf" value="([^"]+)"/.exec(html);
+  if (!match) throw new Error('the page carries no CSRF token');
+  return match[1];
 }
