@@ -20,6 +20,10 @@ export interface SessionState {
   createdAt?: number;
   /** Whether the record was loaded without the module's timestamps while a timeout needs them: a touch stores them. */
   unstamped?: boolean;
+  /** A logged-in session's handle: kept here, off the session's keys, and stored with its record. */
+  handle?: string;
+  /** Until when a logged-in session's index entry is kept, as its record says (renewed before it runs short). */
+  indexedUntil?: number;
 }
 
 const SESSION_STATE = Symbol.for('nest-express-session:session-state');

@@ -18,7 +18,6 @@ import { closeOwnedStore } from './stores/owned-stores.js';
 import { SessionService } from './session.service.js';
 import { SessionHealthIndicator } from './session.health.js';
 import { SessionRegistry } from './session.registry.js';
-import { controlsOf } from './controls/session-controls.js';
 import { findDependant } from './middleware/dependant-scan.js';
 import { CsrfGuard } from './forms/csrf.guard.js';
 
@@ -95,8 +94,6 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
    */
   onModuleInit(): void {
     this.context.enabled = findDependant(this.modules, SessionService) !== undefined;
-    // The per-user index is kept only for apps that ask for it (see SessionControls.enabled).
-    if (findDependant(this.modules, SessionRegistry) !== undefined) controlsOf(this.options).enabled = true;
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -11,6 +11,8 @@ import { INDEXED_STORES, userKeyOf, userKeyOfHandle } from './controls/session-i
 import type { IndexEntry, SessionIndex } from './controls/session-index.js';
 import type { SessionEvent } from './controls/session-events.js';
 import { recordProblem } from './stores/session-record.js';
+import { cookieExpiry } from './stores/changed-key-writes.js';
+import { lastSeenOf } from './controls/index-upkeep.js';
 import { describe } from './log-format.js';
 
 /** One live session of a user, as `SessionRegistry.list()` shows it: enough to recognise a device, never its id. */
@@ -69,7 +71,7 @@ export class SessionRegistry implements OnModuleInit {
     const entries = await this.existing(key, await index.list(key));
     const current = handleOf(sessionContext.getStore()?.session);
     return entries
-      .sort((a, b) => b.lastSeenAt - a.lastSeenAt)
+      .sort((a, b) => b.lastSeenAt - a.lastSeenAt || (a.handle < b.handle ? -1 : 1))
       .map((entry) => {
         const info: SessionInfo = {
           handle: entry.handle,
@@ -118,7 +120,10 @@ export class SessionRegistry implements OnModuleInit {
     if (emitter) this.events.subscribe((event) => void emitter.emit(`session.${event.type}`, event));
   }
 
-  /** The entries whose session record still exists (with this handle); entries of vanished sessions are dropped. */
+  /**
+   * The entries whose session record still exists (with this handle), each with its last use and expiry as
+   * the record has them (every request records its use there); entries of vanished sessions are dropped.
+   */
   private async existing(key: string, entries: IndexEntry[]): Promise<IndexEntry[]> {
     const store = this.options.session.store;
     const alive = await Promise.all(
@@ -127,12 +132,16 @@ export class SessionRegistry implements OnModuleInit {
           new Promise<boolean>((resolve, reject) =>
             store.get(entry.sid, (err, record) => {
               if (err) return reject(err as Error);
-              resolve(
+              const live =
                 record != null &&
-                  handleOf(record) === entry.handle &&
-                  String(this.controls.ownerOf(record)) === key &&
-                  recordProblem(record, this.limits()) === undefined,
-              );
+                handleOf(record) === entry.handle &&
+                String(this.controls.ownerOf(record)) === key &&
+                recordProblem(record, this.limits()) === undefined;
+              if (live) {
+                entry.lastSeenAt = Math.max(entry.lastSeenAt, lastSeenOf(record) ?? 0);
+                entry.expiresAt = cookieExpiry(record.cookie) ?? entry.expiresAt;
+              }
+              resolve(live);
             }),
           ),
       ),
@@ -156,7 +165,6 @@ export class SessionRegistry implements OnModuleInit {
 
   private index(): SessionIndex {
     const index = this.controls.index;
-    if (index) this.controls.enabled = true;
     if (!index) {
       throw new Error(
         `SessionRegistry needs a store with a per-user index of sessions, which this app's store ` +

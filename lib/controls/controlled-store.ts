@@ -35,7 +35,7 @@ export class ControlledStore extends GuardedStore {
     // Only a touch that reaches the store counts: one throttled by touchAfter, or made redundant by this
     // request's write, records nothing either.
     const skipped = this.fresh?.has(sid) || (state?.snapshot.sid === sid && state.snapshot.written);
-    const seen = skipped ? undefined : this.controls.seen(session);
+    const seen = skipped ? undefined : this.controls.renew(session);
     if (!seen) return super.touch(sid, session, callback);
     super.touch(sid, session, (err) => void seen.then(() => callback?.(err)));
   }

@@ -5,16 +5,14 @@ import { describe } from '../log-format.js';
 import type { SessionModuleOptions } from '../interfaces/index.js';
 import { sessionStateOf } from '../session-state.js';
 import { cookieExpiry } from '../stores/changed-key-writes.js';
+import { HANDLE_KEY, handleOf } from '../stores/session-record.js';
+import { entryKeptUntil, freshen } from './index-upkeep.js';
 import type { Callback } from '../stores/store-call.js';
 import { indexOf, newHandle, userKeyOf, userKeyOfHandle } from './session-index.js';
 import type { IndexEntry, SessionIndex } from './session-index.js';
 import { SessionEvents } from './session-events.js';
 
-/** The session key that holds a logged-in session's handle. */
-export const HANDLE_KEY = '__handle';
-
-/** How long an index entry of a session without an expiry (a browser-session cookie) is kept: the stores' default. */
-const DEFAULT_KEEP = 86_400_000;
+export { HANDLE_KEY, handleOf };
 
 type Data = Record<string, unknown>;
 type UserId = string | number;
@@ -27,25 +25,14 @@ export function defaultUserIdOf(session: Data): UserId | undefined {
   return typeof user === 'string' || typeof user === 'number' ? user : undefined;
 }
 
-/** The handle a stored or loaded session carries, if any. */
-export function handleOf(session: object | null | undefined): string | undefined {
-  const handle = (session as Data | null | undefined)?.[HANDLE_KEY];
-  return typeof handle === 'string' ? handle : undefined;
-}
-
 /**
  * What the session controls need from the module, shared by the store wrapper (which indexes logins and
  * records uses as it writes and touches) and SessionRegistry (internal).
  */
 export class SessionControls {
   readonly events = new SessionEvents();
+  /** The store's per-user index: with one, every login is indexed, whether or not the app uses the registry. */
   readonly index?: SessionIndex;
-  /**
-   * Whether logins are indexed: when a control option is given, something injects SessionRegistry, or the
-   * registry is used. Otherwise an app that never asks for the index pays nothing for it (no extra key, no
-   * extra store command).
-   */
-  enabled: boolean;
   /** The guarded store, through which sessions are removed (set when the runtime is built). */
   store?: Store;
   private readonly logger = new Logger('SessionRegistry');
@@ -53,10 +40,6 @@ export class SessionControls {
 
   constructor(private readonly options: SessionModuleOptions & { session: { store: Store } }) {
     this.index = indexOf(options.session.store);
-    this.enabled =
-      options.userIdOf !== undefined ||
-      options.maxSessionsPerUser !== undefined ||
-      options.onSessionLimit !== undefined;
     const given = options.userIdOf as ((session: Data) => unknown) | undefined;
     this.userIdOf = given
       ? (session) => {
@@ -75,7 +58,8 @@ export class SessionControls {
    * Saves a session through `write`, and indexes it if it has a user but no handle for that user yet (a
    * `logIn`, a Passport login): the handle is written with the record, then the entry is added under the
    * limit. A refused login removes the record it wrote and fails with 403; sessions evicted to make room are
-   * removed before this calls back. A session indexed already has its use recorded beside the write.
+   * removed before this calls back. A session indexed already has its use recorded in the write itself (the
+   * module's timestamps in its record), and its index entry renewed beside it when it runs short.
    */
   save(
     session: SessionData,
@@ -84,7 +68,7 @@ export class SessionControls {
     callback: Callback<boolean>,
   ): void {
     const index = this.index;
-    const userId = index && this.enabled ? this.ownerOf(session) : undefined;
+    const userId = index ? this.ownerOf(session) : undefined;
     const isNew = sessionStateOf(session)?.snapshot.stored !== true;
     if (!index || userId === undefined) {
       write((err, written) => {
@@ -96,16 +80,21 @@ export class SessionControls {
     const userKey = userKeyOf(userId);
     const current = handleOf(session);
     if (current !== undefined && userKeyOfHandle(current) === userKey) {
-      this.alongside(write, this.seen(session), callback);
+      this.alongside(write, this.renew(session), callback);
       return;
     }
     const handle = newHandle(userKey);
-    (session as unknown as Data)[HANDLE_KEY] = handle;
+    const state = sessionStateOf(session);
+    if (state) state.handle = handle;
+    else (session as unknown as Data)[HANDLE_KEY] = handle;
     values.set(HANDLE_KEY, JSON.stringify(handle));
+    const now = Date.now();
+    const keepUntil = entryKeptUntil(this.options, now, cookieExpiry(session.cookie) ?? null, state?.createdAt ?? now);
+    if (state) state.indexedUntil = keepUntil;
     write((err, written) => {
       if (err || !written) return callback(err, written);
       const sid = (session as { id?: string }).id;
-      this.login(sid!, session, userId, handle).then(
+      this.login(sid!, session, userId, handle, keepUntil).then(
         () => {
           if (isNew) this.events.emit('created', handle, userId);
           this.events.emit('loggedIn', handle, userId);
@@ -117,26 +106,34 @@ export class SessionControls {
   }
 
   /**
-   * Records a use of an indexed session (its last-seen time, its new expiry), beside the touch or write the
-   * request makes anyway; resolves when recorded, and never rejects (a failure is logged).
+   * Renews an indexed session's entry in its user's index when the entry would otherwise soon outlast what
+   * it was kept for: an entry is kept one lifetime beyond the session's expiry, and renewed once half of that
+   * margin is used, so a session used on every request renews it about once per half lifetime, beside a write
+   * or touch it makes anyway (its last use is in its record, written by that very call). Sets the new expiry in
+   * the session's state, for that write to record; resolves when renewed, and never rejects (a failure is
+   * logged). Undefined when nothing is due.
    */
-  seen(session: object): Promise<void> | undefined {
+  renew(session: object): Promise<void> | undefined {
     const handle = handleOf(session);
     const userId = handle === undefined ? undefined : this.ownerOf(session);
-    if (!this.index || !this.enabled || handle === undefined || userId === undefined) return undefined;
+    if (!this.index || handle === undefined || userId === undefined) return undefined;
+    const state = sessionStateOf(session);
     const now = Date.now();
     const expiresAt = cookieExpiry((session as { cookie?: unknown }).cookie) ?? null;
-    const createdAt = sessionStateOf(session)?.createdAt;
+    const until = entryKeptUntil(this.options, now, expiresAt, state?.createdAt);
+    const held = state?.indexedUntil;
+    if (held !== undefined && until - held <= (until - now) / 4) return undefined;
+    if (state) state.indexedUntil = until;
     return this.index
-      .seen(userKeyOf(userId), handle, now, expiresAt, this.keepUntil(now, expiresAt, createdAt))
-      .catch((err: unknown) => this.logger.warn(`Could not record a use of a session: ${describe(err)}`));
+      .seen(userKeyOf(userId), handle, now, expiresAt, until)
+      .catch((err: unknown) => this.logger.warn(`Could not renew a session's index entry: ${describe(err)}`));
   }
 
   /** A logged-in session ends (logout, destroy, found expired): its entry goes, and the event is emitted. */
   ended(session: object | null | undefined, type: 'loggedOut' | 'expired'): Promise<void> {
     const handle = handleOf(session);
     const userId = this.ownerOf(session);
-    if (!this.index || !this.enabled || handle === undefined || userId === undefined) return Promise.resolve();
+    if (!this.index || handle === undefined || userId === undefined) return Promise.resolve();
     return this.index.remove(userKeyOf(userId), { handles: [handle] }).then(
       () => this.events.emit(type, handle, userId),
       (err: unknown) => this.logger.warn(`Could not remove a session from its user's index: ${describe(err)}`),
@@ -176,9 +173,17 @@ export class SessionControls {
   }
 
   /** Adds the new login's entry under the limit, and removes the sessions it evicts. */
-  private async login(sid: string, session: SessionData, userId: UserId, handle: string): Promise<void> {
+  private async login(
+    sid: string,
+    session: SessionData,
+    userId: UserId,
+    handle: string,
+    keepUntil: number,
+  ): Promise<void> {
     const now = Date.now();
     const expiresAt = cookieExpiry(session.cookie) ?? null;
+    const limit = this.options.maxSessionsPerUser;
+    if (limit !== undefined) await freshen(this.index!, (sid) => this.read(sid), userKeyOf(userId), handle, limit);
     const req = (session as { req?: Request }).req;
     const entry: IndexEntry = {
       handle,
@@ -187,7 +192,7 @@ export class SessionControls {
       createdAt: sessionStateOf(session)?.createdAt ?? now,
       lastSeenAt: now,
       expiresAt,
-      keepUntil: this.keepUntil(now, expiresAt, now),
+      keepUntil,
     };
     const agent = req?.get?.('user-agent');
     if (agent) entry.userAgent = agent.slice(0, 512);
@@ -206,12 +211,13 @@ export class SessionControls {
     for (const gone of outcome.evicted) this.events.emit('evicted', gone.handle, gone.userId);
   }
 
-  /** Until when an entry is kept: the session's expiry, or sooner when a server-side timeout ends it first. */
-  keepUntil(now: number, expiresAt: number | null, createdAt?: number): number {
-    let until = expiresAt ?? now + DEFAULT_KEEP;
-    if (this.options.idleTimeout) until = Math.min(until, now + this.options.idleTimeout);
-    if (this.options.absoluteTimeout && createdAt) until = Math.min(until, createdAt + this.options.absoluteTimeout);
-    return until;
+  /** A session's stored record through the guarded store (null when it is gone or has expired). */
+  read(sid: string): Promise<Data | null> {
+    return new Promise((resolve, reject) =>
+      this.store!.get(sid, (err, record) =>
+        err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve((record as Data | null) ?? null),
+      ),
+    );
   }
 
   /** Runs a write and a promise side by side, and calls back with the write's outcome once both are done. */

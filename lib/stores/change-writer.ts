@@ -10,6 +10,7 @@ import { KeyedQueue } from './keyed-queue.js';
 import type { Callback, StoreCaller } from './store-call.js';
 import {
   changedValues,
+  isIndexed,
   mergeChanges,
   META_KEY,
   recordProblem,
@@ -62,7 +63,7 @@ export class ChangeWriter {
       return;
     }
     const now = Date.now();
-    const meta: RecordMeta = { createdAt: (snapshot && state?.createdAt) || now, lastSeen: now };
+    const meta = withIndexed({ createdAt: (snapshot && state?.createdAt) || now, lastSeen: now }, state);
     const done: Callback<boolean> = (err, written) => {
       if (written && state) {
         state.snapshot = { sid, values, stored: true, written: true };
@@ -93,7 +94,7 @@ export class ChangeWriter {
   /** Writes an unchanged loaded session again with a new last-seen time (what an idle timeout reads). */
   refresh(sid: string, session: SessionData, state: SessionState, callback: Callback<boolean>): void {
     const snapshot = state.snapshot;
-    const meta: RecordMeta = { createdAt: state.createdAt || Date.now(), lastSeen: Date.now() };
+    const meta = withIndexed({ createdAt: state.createdAt || Date.now(), lastSeen: Date.now() }, state);
     if (this.options.keyed) this.patch(sid, this.recordWrite(session, new Map(), [], meta), callback);
     else this.merge(sid, session, snapshot, snapshot.values, meta, callback);
   }
@@ -108,7 +109,7 @@ export class ChangeWriter {
 
   /** The write of `set` and `unset`, with the cookie, the expiry, and the module's timestamps when they are kept. */
   private recordWrite(session: SessionData, set: Map<string, string>, unset: string[], meta: RecordMeta): RecordWrite {
-    if (this.options.stamped) set.set(META_KEY, JSON.stringify(meta));
+    if (this.stamps(session)) set.set(META_KEY, JSON.stringify(meta));
     return { set, unset, cookie: JSON.stringify(session.cookie), expires: cookieExpiry(session.cookie) };
   }
 
@@ -145,7 +146,7 @@ export class ChangeWriter {
           }
           const previous = takeMeta(latest);
           const record = mergeChanges(latest, session, snapshot.values, after);
-          const stamp = { createdAt: previous?.createdAt ?? meta.createdAt, lastSeen: meta.lastSeen };
+          const stamp = { ...meta, createdAt: previous?.createdAt ?? meta.createdAt };
           this.store(sid, this.record(record, stamp), finish);
         },
       ),
@@ -161,7 +162,12 @@ export class ChangeWriter {
   /** The record to store: the session, with the module's timestamps when a timeout needs them. */
   private record(session: object, meta: RecordMeta): Data {
     const data = withFormsState(session);
-    return this.options.stamped ? toRecord(data, meta) : (data as Data);
+    return this.stamps(session) ? toRecord(data, meta) : (data as Data);
+  }
+
+  /** Whether a session's record carries the module's timestamps: a timeout reads them, the session index too. */
+  private stamps(session: object): boolean {
+    return this.options.stamped || isIndexed(session);
   }
 
   private store(sid: string, record: Data, callback: Callback<boolean>): void {
@@ -171,4 +177,10 @@ export class ChangeWriter {
       (err) => callback(err, !err),
     );
   }
+}
+
+/** The timestamps, with the session's index expiry when it has one. */
+function withIndexed(meta: RecordMeta, state: SessionState | undefined): RecordMeta {
+  if (state?.indexedUntil !== undefined) meta.indexedUntil = state.indexedUntil;
+  return meta;
 }

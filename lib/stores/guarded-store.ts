@@ -5,11 +5,10 @@ import { LRUCache } from 'lru-cache';
 import { serialiseSession, sessionSaveError } from '../session-keys.js';
 import { describe, hashId } from '../log-format.js';
 import { attachSessionState, sessionStateOf } from '../session-state.js';
-import type { SessionSnapshot } from '../session-state.js';
 import { changedKeyWritesOf } from './changed-key-writes.js';
 import { StoreCaller } from './store-call.js';
 import type { Callback, StoreCallOptions } from './store-call.js';
-import { loadedState, recordProblem, serialise, takeMeta, unreadableRecord } from './session-record.js';
+import { isIndexed, loadedState, recordProblem, unreadableRecord } from './session-record.js';
 import type { RecordLimits } from './session-record.js';
 import { ChangeWriter } from './change-writer.js';
 import { restoreFormsState, takeFormsState } from '../forms/forms-state.js';
@@ -107,11 +106,10 @@ export class GuardedStore extends Store {
 
   /** Called by express-session with each loaded record: keeps the module's timestamps and a snapshot aside. */
   override createSession(req: SessionRequest, record: SessionData): ReturnType<Store['createSession']> {
-    const meta = takeMeta(record as unknown as Data);
-    const snapshot: SessionSnapshot = { sid: req.sessionID, values: serialise(record), stored: true, written: false };
+    const state = loadedState(req.sessionID, record as unknown as Data, this.limits);
     const forms = takeFormsState(record as unknown as Data);
     const session = super.createSession(req, record);
-    attachSessionState(session, loadedState(snapshot, meta, this.limits));
+    attachSessionState(session, state);
     restoreFormsState(session, forms, record);
     return session;
   }
@@ -161,8 +159,10 @@ export class GuardedStore extends Store {
       done();
       return;
     }
-    if ((this.options.idleTimeout || state?.unstamped) && state?.snapshot.sid === sid && state.snapshot.stored) {
-      // A plain touch does not write the timestamps: the idle timeout's last-seen time, an unstamped record's first.
+    const stamps = this.options.idleTimeout || state?.unstamped || isIndexed(session);
+    if (stamps && state?.snapshot.sid === sid && state.snapshot.stored) {
+      // A plain touch does not write the timestamps: the idle timeout's (or the session index's) last-seen
+      // time, an unstamped record's first. The write takes the touch's place: still one store call.
       afterReturn<boolean>(
         (cb) => this.writer.refresh(sid, session, state, cb),
         (err, written) => {

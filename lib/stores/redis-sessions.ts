@@ -106,13 +106,19 @@ export class RedisSessions {
     await this.redis.del(this.prefix + sid);
   }
 
-  /** The ids of every stored session (SCAN on every master of a cluster). */
+  /**
+   * The ids of every stored session (SCAN on every master of a cluster). The per-user index's keys share the
+   * prefix (`<prefix>user:{...}`, see RedisIndex) and are not sessions: a generated session id never holds `{`.
+   */
   async ids(): Promise<string[]> {
     const ids = new Set<string>();
     const options = { MATCH: `${escapeGlob(this.prefix)}*`, COUNT: 100 };
+    const index = `${this.prefix}user:{`;
     for (const node of await scanned(this.redis)) {
       for await (const batch of scan(node, options)) {
-        for (const key of Array.isArray(batch) ? batch : [batch]) ids.add(key.slice(this.prefix.length));
+        for (const key of Array.isArray(batch) ? batch : [batch]) {
+          if (!key.startsWith(index)) ids.add(key.slice(this.prefix.length));
+        }
       }
     }
     return [...ids];

@@ -1,4 +1,5 @@
 import { StoreCallError } from '../session.errors.js';
+import { sessionStateOf } from '../session-state.js';
 import type { SessionSnapshot, SessionState } from '../session-state.js';
 import { FORMS_KEY, formsJson } from '../forms/forms-state.js';
 
@@ -9,6 +10,33 @@ export const META_KEY = '__session';
 export interface RecordMeta {
   createdAt: number;
   lastSeen: number;
+  /** Until when a logged-in session's entry in its user's index is kept (only in records of indexed sessions). */
+  indexedUntil?: number;
+}
+
+/** The session key that holds a logged-in session's handle (see lib/controls). */
+export const HANDLE_KEY = '__handle';
+
+/** The handle of a session object (its state holds it) or of a stored record (a key), if any. */
+export function handleOf(session: object | null | undefined): string | undefined {
+  const handle = sessionStateOf(session)?.handle ?? (session as Data | null | undefined)?.[HANDLE_KEY];
+  return typeof handle === 'string' ? handle : undefined;
+}
+
+/**
+ * Whether a session carries a handle: a logged-in session in its user's index. Its record always carries the
+ * module's timestamps, so that its last use rides on the write or touch each request makes anyway.
+ */
+export function isIndexed(session: object): boolean {
+  return handleOf(session) !== undefined;
+}
+
+/** Takes a loaded record's handle off its keys (the app never sees it) and returns it. */
+export function takeHandle(record: Data): string | undefined {
+  const handle = record[HANDLE_KEY];
+  if (handle === undefined) return undefined;
+  delete record[HANDLE_KEY];
+  return typeof handle === 'string' ? handle : undefined;
 }
 
 /** Server-side lifetimes checked on every load. */
@@ -36,6 +64,8 @@ export function serialise(session: object): Values {
   }
   const forms = formsJson(session);
   if (forms !== undefined) values.set(FORMS_KEY, forms);
+  const handle = sessionStateOf(session)?.handle;
+  if (handle !== undefined) values.set(HANDLE_KEY, JSON.stringify(handle));
   return values;
 }
 
@@ -69,21 +99,27 @@ export function takeMeta(record: Data): RecordMeta | undefined {
   // Only records written while an idle or absolute timeout was set carry them.
   delete record[META_KEY];
   if (typeof meta !== 'object' || meta === null) return undefined;
-  const { createdAt, lastSeen } = meta;
-  return typeof createdAt === 'number' && typeof lastSeen === 'number' ? { createdAt, lastSeen } : undefined;
+  const { createdAt, lastSeen, indexedUntil } = meta;
+  if (typeof createdAt !== 'number' || typeof lastSeen !== 'number') return undefined;
+  return typeof indexedUntil === 'number' ? { createdAt, lastSeen, indexedUntil } : { createdAt, lastSeen };
 }
 
 /**
- * The module's state of a loaded session. A record stored before an idle or absolute timeout was turned on has
- * no timestamps: its age counts from this load, and it is marked so that even a read-only request stores them.
+ * The module's state of a loaded record: its snapshot, and its timestamps and handle taken off its keys (the
+ * app sees neither). A record stored before an idle or absolute timeout was turned on has no timestamps: its
+ * age counts from this load, and it is marked so that even a read-only request stores them.
  */
-export function loadedState(
-  snapshot: SessionSnapshot,
-  meta: RecordMeta | undefined,
-  limits: RecordLimits,
-): SessionState {
+export function loadedState(sid: string, record: Data, limits: RecordLimits): SessionState {
+  const meta = takeMeta(record);
+  const snapshot: SessionSnapshot = { sid, values: serialise(record), stored: true, written: false };
+  const handle = takeHandle(record);
   const unstamped = meta === undefined && Boolean(limits.idleTimeout || limits.absoluteTimeout);
-  return unstamped ? { snapshot, createdAt: Date.now(), unstamped } : { snapshot, createdAt: meta?.createdAt };
+  const state: SessionState = unstamped
+    ? { snapshot, createdAt: Date.now(), unstamped }
+    : { snapshot, createdAt: meta?.createdAt };
+  if (meta?.indexedUntil !== undefined) state.indexedUntil = meta.indexedUntil;
+  if (handle !== undefined) state.handle = handle;
+  return state;
 }
 
 /**
@@ -127,7 +163,7 @@ export function mergeChanges(latest: Data, session: object, before: Values, afte
   const merged: Data = { ...latest };
   for (const [key, json] of after) {
     // The form state is not a key of the session object: it is taken from its JSON.
-    if (before.get(key) !== json) merged[key] = key === FORMS_KEY ? JSON.parse(json) : (session as Data)[key];
+    if (before.get(key) !== json) merged[key] = key in session ? (session as Data)[key] : JSON.parse(json);
   }
   for (const key of before.keys()) if (!after.has(key)) delete merged[key];
   merged.cookie = (session as Data).cookie;

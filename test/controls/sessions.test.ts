@@ -4,7 +4,7 @@ import expressSession from 'express-session';
 import { SessionModule, SessionRegistry } from 'nest-express-session';
 import type { SessionInfo } from 'nest-express-session';
 import { createApp, startApp, TEST_SECRET } from '../support/app.js';
-import { openGate } from '../support/controllers.js';
+import { AuthController, openGate } from '../support/controllers.js';
 import { ControlsController, controlsApp } from '../support/controls-app.js';
 import { sidOf } from '../support/http.js';
 import { sleep } from '../support/net.js';
@@ -43,6 +43,27 @@ for (const kind of indexedStoreKinds) {
       const text = JSON.stringify(list);
       for (const sid of sids) assert.ok(!text.includes(sid), 'no session id in the listing (R22)');
       assert.equal((await app.client().get('/handle')).body.handle, null, 'anonymous: no handle');
+    });
+
+    it('every login is indexed with no option and nothing injecting the registry; the handle is not a session key', async (t) => {
+      const store = await kind.create(t);
+      const app = await startApp(t, {
+        imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store } })],
+        controllers: [AuthController],
+      });
+      const [laptop, phone] = [app.client(), app.client()];
+      for (const client of [laptop, phone])
+        assert.equal((await client.post('/auth/login', { userId: 'carol' })).status, 200);
+      assert.equal((await laptop.get('/auth/me')).status, 200);
+      // An admin job asking only now: both logins, made before anything used the registry, are listed.
+      const listed = await app.nest.get(SessionRegistry).list('carol');
+      assert.equal(listed.length, 2);
+      assert.deepEqual(Object.keys((await laptop.get('/auth/state')).body.data as object), ['userId']);
+      const stored = (await peek(store, sidOf(laptop.jar.get('connect.sid'))!)) as unknown as Record<string, unknown>;
+      assert.ok(
+        listed.some((info) => info.handle === stored.__handle),
+        'the record holds its handle',
+      );
     });
 
     it('R19: a revoked session is anonymous on its next request; the revoker’s stays logged in', async (t) => {
@@ -151,6 +172,23 @@ for (const kind of indexedStoreKinds) {
       assert.equal((await registry.list('ivan')).length, 1);
       await sleep(450);
       assert.deepEqual(await registry.list('ivan'), []);
+      assert.equal((await client.get('/me')).status, 401);
+    });
+
+    it('R21: a session in constant use stays listed and revocable for many lifetimes: its entry is renewed', async (t) => {
+      const store = await kind.create(t);
+      // An idle timeout of 300 ms is the session's lifetime here: each use extends it, as maxAge with touches.
+      const app = await startApp(t, controlsApp(store, { idleTimeout: 300 }));
+      const client = app.client();
+      await client.post('/login', { userId: 'judy' });
+      // 1.3 s of use, a request every 100 ms: more than four of the session's lifetimes.
+      for (let i = 0; i < 13; i++) {
+        await sleep(100);
+        assert.equal((await client.get('/me')).status, 200, `request ${i}`);
+      }
+      const registry = app.nest.get(SessionRegistry);
+      assert.equal((await registry.list('judy')).length, 1, 'still listed');
+      assert.equal(await registry.revokeAll('judy'), 1, 'and found by sign-out-everywhere');
       assert.equal((await client.get('/me')).status, 401);
     });
 

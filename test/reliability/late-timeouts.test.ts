@@ -9,7 +9,7 @@ import type { Cleanup } from '../support/cleanup.js';
 import { AuthController } from '../support/controllers.js';
 import { sidOf } from '../support/http.js';
 import { sleep } from '../support/net.js';
-import { peek, storeKinds } from '../support/store-kinds.js';
+import { indexedStoreKinds, peek, storeKinds } from '../support/store-kinds.js';
 
 // R9 for sessions stored before a timeout was turned on: they carry none of the module's timestamps, and their
 // age counts from the first load that sees them so (a restart with `absoluteTimeout` set, say).
@@ -33,7 +33,17 @@ for (const kind of storeKinds) {
       const sid = sidOf(client.jar.get('connect.sid'))!;
       const stored = (await peek(store, sid)) as Record<string, unknown> | null;
       assert.equal(stored?.userId, 'old');
-      assert.equal(stored?.__session, undefined, 'stored without the module timestamps (no timeout was set)');
+      if (indexedStoreKinds.includes(kind)) {
+        // A logged-in session on a store with a session index carries the module's timestamps: the record is
+        // stored again without them, as a version without timeouts or another store (connect-redis) left it.
+        const { __session: stamp, ...bare } = stored ?? {};
+        assert.equal(typeof (stamp as { createdAt?: unknown }).createdAt, 'number');
+        await new Promise<void>((resolve, reject) =>
+          store.set(sid, bare as never, (err) => (err ? reject(err as Error) : resolve())),
+        );
+      }
+      const bare = (await peek(store, sid)) as unknown as Record<string, unknown>;
+      assert.equal(bare.__session, undefined, 'stored without the module timestamps');
 
       const after = await boot(t, store, { absoluteTimeout: 300 });
       const browser = client.at(after.url);

@@ -249,9 +249,11 @@ describe('SQLite store', { skip: skipWithoutSqlite() }, () => {
     const check = async (when: string): Promise<void> => {
       const { data } = (await client.get('/auth/state')).body as { data: Record<string, unknown> };
       assert.deepEqual(data, expected, `the session read back ${when}`);
-      const { __forms, ...stored } = JSON.parse(rowOf(db, sid)!.sess) as Record<string, unknown>;
+      const { __forms, __handle, __session, ...stored } = JSON.parse(rowOf(db, sid)!.sess) as Record<string, unknown>;
       delete stored.cookie;
       assert.deepEqual(stored, expected, `the row ${when}`);
+      assert.equal(typeof __handle, 'string', "the session index's handle, kept off the session's keys");
+      assert.equal(typeof (__session as { lastSeen?: unknown }).lastSeen, 'number', 'its last use');
       assert.equal(typeof (__forms as { loggedInAt?: unknown }).loggedInAt, 'number', "the module's login time kept");
     };
 

@@ -76,8 +76,10 @@ describe('switching from connect-redis to redisStore() keeps sessions', { skip: 
     assert.equal(await redis.type(key), 'hash', 'the first change turned it into a hash');
     const fields = await redis.hGetAll(key);
     const stored = Object.fromEntries(Object.entries(fields).map(([field, json]) => [field, JSON.parse(json)]));
-    const { cookie, __forms, ...data } = stored;
+    const { cookie, __forms, __handle, __session, ...data } = stored;
     assert.deepEqual(data, { ...LOGGED_IN, role: 'admin' }, 'a field per key, every key kept, values as they were');
+    assert.equal(typeof __handle, 'string', 'the logged-in session joined its user’s index at that first write');
+    assert.equal(typeof (__session as { lastSeen?: unknown }).lastSeen, 'number', 'its last use in the record');
     assert.equal(typeof (__forms as { loggedInAt?: unknown }).loggedInAt, 'number', "the module's login time kept");
     assert.equal(cookie.originalMaxAge, MAX_AGE, 'the cookie is a field too');
     const ttl = await redis.pTTL(key);
@@ -125,8 +127,11 @@ describe(
       const [row, ...others] = await rows();
       assert.equal(row.sid, sid, 'the same row');
       assert.equal(others.length, 0, 'updated in place, no second row');
-      const { cookie, __forms, ...data } = row.sess;
+      const { cookie, __forms, __handle, __session, ...data } = row.sess;
       assert.deepEqual(data, { ...LOGGED_IN, role: 'admin' }, 'every key kept, the change applied');
+      assert.equal(typeof __handle, 'string', 'the logged-in session joined its user’s index at that first write');
+      assert.equal(typeof (__session as { lastSeen?: unknown }).lastSeen, 'number', 'its last use in the record');
+      assert.equal(typeof (__session as { lastSeen?: unknown }).lastSeen, 'number', 'its last use in the record');
       assert.equal(typeof (__forms as { loggedInAt?: unknown }).loggedInAt, 'number', "the module's login time kept");
       assert.equal((cookie as { originalMaxAge: number }).originalMaxAge, MAX_AGE);
       assert.deepEqual(await stateOf(same), { ...LOGGED_IN, role: 'admin' });
