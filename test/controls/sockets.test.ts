@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { EmbeddedStore, Session, SessionModule, SessionRegistry } from 'nest-express-session';
+import type { SessionModuleOptions } from 'nest-express-session';
 import { SessionIoAdapter } from 'nest-express-session/socket.io';
 import type { Socket } from 'socket.io-client';
 import { startApp, TEST_SECRET } from '../support/app.js';
@@ -22,11 +23,11 @@ class WhoGateway {
   }
 }
 
-function start(t: Cleanup): Promise<TestApp> {
+function start(t: Cleanup, options: Partial<SessionModuleOptions> = {}): Promise<TestApp> {
   const store = new EmbeddedStore();
   defer(t, () => store.close?.());
   return startApp(t, {
-    imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store } })],
+    imports: [SessionModule.forRoot({ ...options, session: { secret: TEST_SECRET, store } })],
     controllers: [AuthController],
     providers: [WhoGateway],
     setup: (app) => void app.useWebSocketAdapter(new SessionIoAdapter(app)),
@@ -76,4 +77,23 @@ describe('socket.io: a socket of an ended session is disconnected', () => {
     assert.equal((await http.post('/auth/logout')).status, 200);
     assert.equal(await gone, 'io server disconnect');
   });
+
+  it(
+    "evicted by maxSessionsPerUser: the first session's socket is disconnected, the new one's stays",
+    { timeout: 10_000 },
+    async (t) => {
+      // The default onSessionLimit, 'evict': the second login ends the first session.
+      const app = await start(t, { maxSessionsPerUser: 1 });
+      const a = await loggedInSocket(t, app, 'carol');
+      const gone = disconnected(a.socket);
+      const b = await loggedInSocket(t, app, 'carol');
+      // The server disconnected A while B logged in, so it can no longer answer A: an answer means A was kept.
+      const kept = ask(a.socket, 'whoami').then((answer) => `still connected, answered ${JSON.stringify(answer)}`);
+      assert.equal(await Promise.race([gone, kept]), 'io server disconnect');
+      assert.equal(b.socket.connected, true);
+      assert.deepEqual(await ask(b.socket, 'whoami'), { ack: { userId: 'carol' } });
+      assert.equal((await a.http.get('/auth/me')).status, 401);
+      assert.equal((await b.http.get('/auth/me')).status, 200);
+    },
+  );
 });
