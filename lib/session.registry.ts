@@ -35,6 +35,12 @@ export interface SessionInfo {
   current: boolean;
 }
 
+/** What the bridge needs of `@nestjs/event-emitter`'s EventEmitter2. */
+interface Emitter {
+  emit(event: string, payload: unknown): unknown;
+  emitAsync?(event: string, payload: unknown): Promise<unknown>;
+}
+
 /** Options of {@link SessionRegistry.revokeAll}. */
 export interface RevokeAllOptions {
   /** A handle to keep (typically the caller's own session). */
@@ -111,13 +117,23 @@ export class SessionRegistry implements OnModuleInit {
     } catch {
       return;
     }
-    let emitter: { emit(event: string, payload: unknown): unknown } | undefined;
+    let emitter: Emitter | undefined;
     try {
       emitter = this.moduleRef.get(emitterClass as never, { strict: false });
     } catch {
       return;
     }
-    if (emitter) this.events.subscribe((event) => void emitter.emit(`session.${event.type}`, event));
+    if (!emitter) return;
+    const found = emitter;
+    // emitAsync hands back the listeners' promises: a handler that rejects (an @OnEvent handler with
+    // `suppressErrors: false`) is logged here, never an unhandled rejection that could end the process.
+    this.events.subscribe((event) => {
+      const name = `session.${event.type}`;
+      const sent = found.emitAsync ? found.emitAsync(name, event) : found.emit(name, event);
+      if (sent instanceof Promise) {
+        sent.catch((err: unknown) => this.logger.error(`A ${name} event listener failed: ${describe(err)}`));
+      }
+    });
   }
 
   /**

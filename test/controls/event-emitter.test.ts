@@ -51,7 +51,7 @@ class SessionEventLog {
   }
 }
 
-/** Injects SessionRegistry, as an app's admin or audit service does (which turns the per-user index on). */
+/** Injects SessionRegistry, as an app's admin or audit service does. */
 @Injectable()
 class SessionAdmin {
   constructor(readonly registry: SessionRegistry) {}
@@ -254,7 +254,7 @@ for (const kind of indexedStoreKinds) {
     });
 
     it('an app whose only use of the controls is @OnEvent handlers gets session.loggedIn with a handle', async (t) => {
-      // Nothing injects SessionRegistry and no control option is set: the handlers alone ask for the events.
+      // Nothing injects SessionRegistry and no control option is set: logins are indexed all the same.
       const app = await start(t, { store: await kind.create(t), providers: [SessionEventLog] });
       const log = app.nest.get(SessionEventLog);
       const client = app.client();

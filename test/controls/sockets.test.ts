@@ -14,7 +14,6 @@ import { ask, connectSocket } from '../support/sockets.js';
 
 @WebSocketGateway()
 class WhoGateway {
-  // Injecting the registry is what turns the per-user index on.
   constructor(readonly registry: SessionRegistry) {}
 
   @SubscribeMessage('whoami')
