@@ -18,7 +18,7 @@ export class ControlledStore extends GuardedStore {
     options: GuardedStoreOptions,
     private readonly controls: SessionControls,
   ) {
-    super(inner, options);
+    super(inner, { ...options, indexed: true });
   }
 
   override write(sid: string, session: SessionData, values: Map<string, string>, callback?: Callback): void {

@@ -31,6 +31,8 @@ export interface ChangeWriterOptions {
   logger: Logger;
   /** Whether records carry the module's timestamps (only an idle or absolute timeout reads them). */
   stamped: boolean;
+  /** Whether the store keeps a per-user index: the records of its logged-in sessions carry the timestamps too. */
+  indexed: boolean;
 }
 
 /**
@@ -167,7 +169,7 @@ export class ChangeWriter {
 
   /** Whether a session's record carries the module's timestamps: a timeout reads them, the session index too. */
   private stamps(session: object): boolean {
-    return this.options.stamped || isIndexed(session);
+    return this.options.stamped || (this.options.indexed && isIndexed(session));
   }
 
   private store(sid: string, record: Data, callback: Callback<boolean>): void {

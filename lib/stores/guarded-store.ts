@@ -17,6 +17,8 @@ import { restoreFormsState, takeFormsState } from '../forms/forms-state.js';
 export interface GuardedStoreOptions extends StoreCallOptions, RecordLimits {
   /** Milliseconds during which a session written or touched by this process is not touched again (0: off). */
   touchAfter: number;
+  /** Whether the store keeps a per-user index: its logged-in sessions record each use in their record. */
+  indexed?: boolean;
 }
 
 /** Most session ids whose last touch this process remembers for `touchAfter`; past it, a touch is merely not saved. */
@@ -63,6 +65,7 @@ export class GuardedStore extends Store {
       caller: this.caller,
       logger: this.logger,
       stamped: Boolean(options.idleTimeout || options.absoluteTimeout),
+      indexed: options.indexed === true,
     });
     if (options.touchAfter > 0) this.fresh = new LRUCache<string, true>({ max: TOUCH_MEMORY, ttl: options.touchAfter });
     inner.on('disconnect', () => this.caller.setConnected(false));
@@ -159,7 +162,7 @@ export class GuardedStore extends Store {
       done();
       return;
     }
-    const stamps = this.options.idleTimeout || state?.unstamped || isIndexed(session);
+    const stamps = this.options.idleTimeout || state?.unstamped || (this.options.indexed && isIndexed(session));
     if (stamps && state?.snapshot.sid === sid && state.snapshot.stored) {
       // A plain touch does not write the timestamps: the idle timeout's (or the session index's) last-seen
       // time, an unstamped record's first. The write takes the touch's place: still one store call.

@@ -255,6 +255,28 @@ describe('session controls on a store without a per-user index', () => {
     );
   });
 
+  it('a record that carries a handle (written while the store had an index) costs a MemoryStore nothing more', async (t) => {
+    const store = new expressSession.MemoryStore();
+    const app = await startApp(t, {
+      imports: [SessionModule.forRoot({ session: { secret: TEST_SECRET, store } })],
+      controllers: [AuthController],
+    });
+    const client = app.client();
+    assert.equal((await client.post('/auth/login', { userId: 'kim' })).status, 200);
+    const sid = sidOf(client.jar.get('connect.sid'))!;
+    const held = (store as unknown as { sessions: Record<string, string> }).sessions;
+    held[sid] = JSON.stringify({ ...JSON.parse(held[sid]), __handle: `${'h'.repeat(22)}.a2lt` });
+    let sets = 0;
+    const set = store.set.bind(store);
+    store.set = (...args: Parameters<typeof set>) => {
+      sets += 1;
+      set(...args);
+    };
+    for (let i = 0; i < 5; i++) assert.equal((await client.get('/auth/me')).status, 200);
+    assert.equal(sets, 0, 'read-only requests only touch: no use is recorded where there is no index');
+    assert.deepEqual(Object.keys((await client.get('/auth/state')).body.data as object), ['userId']);
+  });
+
   it('the registry’s methods reject with the same advice', async (t) => {
     const app = await startApp(t, controlsApp(new expressSession.MemoryStore()));
     const registry = app.nest.get(SessionRegistry);
