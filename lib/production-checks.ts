@@ -27,7 +27,7 @@ const MIN_SECRET_LENGTH = 32;
 const logger = new Logger('SessionModule');
 
 /** Whether `NODE_ENV` says production, in any letter case. */
-export function isProduction(): boolean {
+function isProduction(): boolean {
   return process.env.NODE_ENV?.trim().toLowerCase() === 'production';
 }
 

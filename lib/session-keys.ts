@@ -22,7 +22,7 @@ export class OverwrittenSessionKeyError extends InternalServerErrorException {
 }
 
 /** The method or reserved key of a session object that a handler overwrote, if any. */
-export function overwrittenKey(session: object): string | undefined {
+function overwrittenKey(session: object): string | undefined {
   // Plain data handed to store.set() by the app itself is not a session the module made: only its keys count.
   const made = sessionStateOf(session) !== undefined;
   if (made && !(session instanceof Session)) return '__proto__';

@@ -12,7 +12,8 @@ import { issueCsrfToken } from './forms/csrf-token.js';
 import { addFlash, takeFlashFrom } from './forms/flash.js';
 import { sessionToWrite } from './forms/forms.decorators.js';
 import { loggedInAtOf, markLoggedIn } from './forms/recent-login.js';
-import { controlsOf, handleOf } from './controls/session-controls.js';
+import { controlsOf } from './controls/session-controls.js';
+import { handleOf } from './stores/session-record.js';
 import { userKeyOfHandle } from './controls/session-index.js';
 
 /** Keys of the session data, as `@Session('key')` and `SessionService.get()` accept them. */

@@ -1,6 +1,6 @@
 import type { SessionModuleOptions } from '../interfaces/index.js';
 import { cookieExpiry } from '../stores/changed-key-writes.js';
-import { HANDLE_KEY, META_KEY } from '../stores/session-record.js';
+import { handleOf, META_KEY } from '../stores/session-record.js';
 import type { RecordMeta } from '../stores/session-record.js';
 import type { SessionIndex } from './session-index.js';
 
@@ -53,7 +53,7 @@ export async function freshen(
   const renewed: Promise<void>[] = [];
   entries.forEach((entry, i) => {
     const record = records[i];
-    if (!record || record[HANDLE_KEY] !== entry.handle) return void gone.push(entry.handle);
+    if (!record || handleOf(record) !== entry.handle) return void gone.push(entry.handle);
     const lastSeen = lastSeenOf(record) ?? entry.lastSeenAt;
     if (lastSeen === entry.lastSeenAt) return;
     renewed.push(index.seen(userKey, entry.handle, lastSeen, cookieExpiry(record.cookie) ?? null, entry.keepUntil));

@@ -12,8 +12,6 @@ import { indexOf, newHandle, userKeyOf, userKeyOfHandle } from './session-index.
 import type { IndexEntry, SessionIndex } from './session-index.js';
 import { SessionEvents } from './session-events.js';
 
-export { HANDLE_KEY, handleOf };
-
 type Data = Record<string, unknown>;
 type UserId = string | number;
 
@@ -69,7 +67,8 @@ export class SessionControls {
   ): void {
     const index = this.index;
     const userId = index ? this.ownerOf(session) : undefined;
-    const isNew = sessionStateOf(session)?.snapshot.stored !== true;
+    const state = sessionStateOf(session);
+    const isNew = state?.snapshot.stored !== true;
     if (!index || userId === undefined) {
       write((err, written) => {
         if (written && isNew) this.events.emit('created');
@@ -84,7 +83,6 @@ export class SessionControls {
       return;
     }
     const handle = newHandle(userKey);
-    const state = sessionStateOf(session);
     if (state) state.handle = handle;
     else (session as unknown as Data)[HANDLE_KEY] = handle;
     values.set(HANDLE_KEY, JSON.stringify(handle));

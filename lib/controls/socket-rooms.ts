@@ -1,7 +1,8 @@
 import type { Subscription } from 'rxjs';
 import type { Server, Socket } from 'socket.io';
 import type { ResolvedSessionModuleOptions } from '../resolve-options.js';
-import { controlsOf, handleOf } from './session-controls.js';
+import { handleOf } from '../stores/session-record.js';
+import { controlsOf } from './session-controls.js';
 
 /** The events after which a session's sockets must not keep its login. */
 const ENDING = new Set(['revoked', 'evicted', 'loggedOut']);

@@ -11,9 +11,9 @@ export interface ResolvedCsrfOptions {
 }
 
 /** Default request header of the CSRF token. */
-export const DEFAULT_CSRF_HEADER = 'x-csrf-token';
+const DEFAULT_CSRF_HEADER = 'x-csrf-token';
 /** Default body field of the CSRF token. */
-export const DEFAULT_CSRF_FIELD = '_csrf';
+const DEFAULT_CSRF_FIELD = '_csrf';
 
 /** An origin as browsers send it in `Origin` (lower case, no default port, no path), or undefined if it is none. */
 export function normaliseOrigin(value: string): string | undefined {

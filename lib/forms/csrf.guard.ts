@@ -8,10 +8,10 @@ import { requestOf } from '../middleware/request-context.js';
 import { resolveCsrfOptions } from './csrf-options.js';
 import type { ResolvedCsrfOptions } from './csrf-options.js';
 import { csrfTokenProblem } from './csrf-token.js';
-import { originVerdict } from './request-origin.js';
+import { firstHeader, originVerdict } from './request-origin.js';
 
 /** Metadata key set by `@SkipCsrf()`. */
-export const SKIP_CSRF_KEY = 'NEST_EXPRESS_SESSION:SKIP_CSRF';
+const SKIP_CSRF_KEY = 'NEST_EXPRESS_SESSION:SKIP_CSRF';
 
 /** Lets a handler or controller through `CsrfGuard` (a webhook that authenticates otherwise, say). */
 export const SkipCsrf = (): CustomDecorator<string> => SetMetadata(SKIP_CSRF_KEY, true);
@@ -69,8 +69,7 @@ export class CsrfGuard implements CanActivate {
   }
 
   private tokenOf(req: Request): string | undefined {
-    const header = req.headers[this.csrf.header];
-    const fromHeader = Array.isArray(header) ? header[0] : header;
+    const fromHeader = firstHeader(req.headers[this.csrf.header]);
     if (fromHeader) return fromHeader;
     const body = req.body as Record<string, unknown> | undefined;
     const field = body && typeof body === 'object' ? body[this.csrf.field] : undefined;

@@ -4,7 +4,7 @@ import type { Reflector } from '@nestjs/core';
 import { formsStateFor, formsStateOf } from './forms-state.js';
 
 /** Metadata key set by `@RequireRecentLogin(ms)`. */
-export const RECENT_LOGIN_KEY = 'NEST_EXPRESS_SESSION:RECENT_LOGIN';
+const RECENT_LOGIN_KEY = 'NEST_EXPRESS_SESSION:RECENT_LOGIN';
 
 /**
  * Makes `AuthenticatedGuard` refuse (401) a handler or controller unless the session logged in (or called

@@ -12,7 +12,7 @@ export interface OriginSource {
 }
 
 /** What the browser's headers say about where a state-changing request comes from. */
-export type OriginVerdict =
+type OriginVerdict =
   /** Sec-Fetch-Site same-origin or none, or (without it) an Origin equal to the app's own. */
   | 'same-origin'
   /** The Origin is one of the trusted origins. */
@@ -29,16 +29,17 @@ export function ownOrigin(req: OriginSource): string | undefined {
   return req.host ? normaliseOrigin(`${req.protocol}://${req.host}`) : undefined;
 }
 
-function single(value: string | string[] | undefined): string | undefined {
+/** The first value of a request header that may come as a list. */
+export function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
 /** The browser's word on a request, by its `Sec-Fetch-Site` and `Origin` headers. */
 export function originVerdict(req: OriginSource, trusted: ReadonlySet<string>): OriginVerdict {
-  const rawOrigin = single(req.headers.origin);
+  const rawOrigin = firstHeader(req.headers.origin);
   const origin = rawOrigin === undefined ? undefined : normaliseOrigin(rawOrigin);
   if (origin !== undefined && trusted.has(origin)) return 'trusted';
-  const site = single(req.headers['sec-fetch-site'])?.toLowerCase();
+  const site = firstHeader(req.headers['sec-fetch-site'])?.toLowerCase();
   if (site === 'same-origin' || site === 'none') return 'same-origin';
   if (site === 'cross-site') return 'cross-site';
   if (site === undefined && rawOrigin !== undefined) {

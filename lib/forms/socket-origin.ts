@@ -5,7 +5,7 @@ import { ownOrigin } from './request-origin.js';
 import type { OriginSource } from './request-origin.js';
 
 /** The message of a socket.io handshake refused for its origin. */
-export const SOCKET_ORIGIN_REFUSED = 'This origin may not open a socket with this session (cross-site handshake).';
+const SOCKET_ORIGIN_REFUSED = 'This origin may not open a socket with this session (cross-site handshake).';
 
 /**
  * Why a socket.io handshake must be refused for its `Origin`, or undefined when it may go on: a browser's

@@ -50,16 +50,20 @@ export function sizeOf(entry: Entry): number {
   return size;
 }
 
-/** The size `entry` will have once `write` is applied to it (the entry is not changed). */
-export function patchedSize(entry: string[], write: RecordWrite): number {
-  const keys = (entry.length - 1) / 2;
-  // As in patchEntry: a large session is looked up through a map of its keys, not scanned per changed key.
-  let lookup = (key: string): string | undefined => valueOf(entry, key);
-  if (keys > SCAN_LIMIT && write.set.size + write.unset.length > 1) {
-    const values = new Map<string, string>();
-    for (let i = 1; i < entry.length; i += 2) values.set(entry[i], entry[i + 1]);
-    lookup = (key) => values.get(key);
-  }
+/**
+ * A map of the keys of a large session, when `write` changes several of them: they are then looked up there
+ * rather than scanned once per changed key. Undefined for a small session or a one-key change.
+ */
+export function keyMap(entry: string[], write: RecordWrite): Map<string, string> | undefined {
+  if ((entry.length - 1) / 2 <= SCAN_LIMIT || write.set.size + write.unset.length <= 1) return undefined;
+  const values = new Map<string, string>();
+  for (let i = 1; i < entry.length; i += 2) values.set(entry[i], entry[i + 1]);
+  return values;
+}
+
+/** The size `entry` will have once `write` is applied to it (the entry is not changed; `values`: its keyMap). */
+export function patchedSize(entry: string[], write: RecordWrite, values = keyMap(entry, write)): number {
+  const lookup = values ? (key: string) => values.get(key) : (key: string) => valueOf(entry, key);
   let size = sizeOf(entry) + write.cookie.length - entry[0].length;
   for (const [key, value] of write.set) {
     if (key === 'cookie') continue;
@@ -108,12 +112,12 @@ export function toEntry(cookie: string, values: ReadonlyMap<string, string>): st
 /** Past this many keys a patch indexes the entry's keys rather than scanning them once per changed key. */
 const SCAN_LIMIT = 16;
 
-/** `entry` with `write` applied: in place when the session is small, else rebuilt through a map of its keys. */
-export function patchEntry(entry: string[], write: RecordWrite): string[] {
-  const keys = (entry.length - 1) / 2;
-  if (keys > SCAN_LIMIT && write.set.size + write.unset.length > 1) {
-    const values = new Map<string, string>();
-    for (let i = 1; i < entry.length; i += 2) values.set(entry[i], entry[i + 1]);
+/**
+ * `entry` with `write` applied: in place when the session is small, else rebuilt through `values`, the map of
+ * its keys (see keyMap; it is changed too).
+ */
+export function patchEntry(entry: string[], write: RecordWrite, values = keyMap(entry, write)): string[] {
+  if (values) {
     for (const [key, value] of write.set) values.set(key, value);
     for (const key of write.unset) values.delete(key);
     return toEntry(write.cookie, values);

@@ -11,6 +11,7 @@ import {
   isLoggedIn,
   isObject,
   parse,
+  keyMap,
   patchedSize,
   patchEntry,
   sizeOf,
@@ -129,9 +130,10 @@ export class EmbeddedStore extends Store {
       const entry = this.cache.get(sid);
       if (entry === undefined || typeof entry === 'string') return callback(null, false);
       // Checked before the entry changes: a refused change leaves the stored session as it was.
-      const size = patchedSize(entry, write);
+      const values = keyMap(entry, write);
+      const size = patchedSize(entry, write, values);
       if (size > this.maxBytes) return callback(this.tooLarge(size));
-      const patched = patchEntry(entry, write);
+      const patched = patchEntry(entry, write, values);
       this.put(sid, patched, write.expires, changesLogin(write) ? isLoggedIn(patched) : undefined, size);
       callback(null, true);
     },

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha1 } from './redis-scripts.js';
 import type { AddOutcome, IndexEntry, LimitMode, SessionIndex } from '../controls/session-index.js';
 
 /** The node-redis commands the index sends (a client, a sentinel client or a cluster client). */
@@ -73,7 +73,7 @@ else
 end
 return removed`;
 
-const SHA = new Map([ADD, SEEN, REMOVE].map((s) => [s, createHash('sha1').update(s).digest('hex')]));
+const SHA = new Map([ADD, SEEN, REMOVE].map((s) => [s, sha1(s)]));
 
 /**
  * redisStore()'s per-user index: one hash per user under `prefix + 'user:{' + user + '}'` (the braces make it a

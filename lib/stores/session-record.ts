@@ -24,8 +24,8 @@ export function handleOf(session: object | null | undefined): string | undefined
 }
 
 /**
- * Whether a session carries a handle: a logged-in session in its user's index. Its record always carries the
- * module's timestamps, so that its last use rides on the write or touch each request makes anyway.
+ * Whether a session carries a handle: a logged-in session in its user's index. On a store with an index its
+ * record carries the module's timestamps, so that its last use rides on the write or touch each request makes.
  */
 export function isIndexed(session: object): boolean {
   return handleOf(session) !== undefined;
@@ -96,7 +96,8 @@ export function isDirty(snapshot: SessionSnapshot | undefined, sid: string, valu
 export function takeMeta(record: Data): RecordMeta | undefined {
   const meta = record[META_KEY] as Partial<RecordMeta> | undefined;
   if (meta === undefined) return undefined;
-  // Only records written while an idle or absolute timeout was set carry them.
+  // Only records written while an idle or absolute timeout was set, or of logged-in sessions on a store with a
+  // per-user index, carry them.
   delete record[META_KEY];
   if (typeof meta !== 'object' || meta === null) return undefined;
   const { createdAt, lastSeen, indexedUntil } = meta;
@@ -162,7 +163,7 @@ export function recordProblem(record: unknown, limits: RecordLimits, now = Date.
 export function mergeChanges(latest: Data, session: object, before: Values, after: Values): Data {
   const merged: Data = { ...latest };
   for (const [key, json] of after) {
-    // The form state is not a key of the session object: it is taken from its JSON.
+    // The form state and the handle are not keys of the session object: they are taken from their JSON.
     if (before.get(key) !== json) merged[key] = key in session ? (session as Data)[key] : JSON.parse(json);
   }
   for (const key of before.keys()) if (!after.has(key)) delete merged[key];

@@ -30,7 +30,12 @@ export class StoreCaller {
   /** Whether the bound was reached since the store last caught up (it is logged once per episode). */
   private saturated = false;
 
-  constructor(private readonly options: StoreCallOptions) {}
+  /** Most calls the store may leave unanswered before new ones fail at once. */
+  private readonly maxPending: number;
+
+  constructor(private readonly options: StoreCallOptions) {
+    this.maxPending = options.maxPending ?? Infinity;
+  }
 
   /** Whether the store has not reported `disconnect` since it last reported `connect`. */
   get isConnected(): boolean {
@@ -48,7 +53,7 @@ export class StoreCaller {
       callback?.(new StoreDisconnectedError(operation));
       return;
     }
-    const max = this.options.maxPending ?? Infinity;
+    const max = this.maxPending;
     if (this.pending >= max) {
       if (!this.saturated) {
         this.saturated = true;
@@ -69,20 +74,19 @@ export class StoreCaller {
         }
         callback?.(err, value);
       },
-      this.answered(max),
+      this.answered,
     );
   }
 
   /**
-   * What runs when the store answers a call. Made here, not inside `call`: a closure there would share
-   * `call`'s scope with the request's callback, and a hung store holding it would hold the request too.
+   * What runs when the store answers a call. One function for every call, not a closure made inside `call`:
+   * that would share `call`'s scope with the request's callback, and a hung store holding it would hold the
+   * request too.
    */
-  private answered(max: number): () => void {
-    return () => {
-      this.pending -= 1;
-      if (this.pending < max / 2) this.saturated = false;
-    };
-  }
+  private readonly answered = (): void => {
+    this.pending -= 1;
+    if (this.pending < this.maxPending / 2) this.saturated = false;
+  };
 
   /** Calls the store, and again after a failure as `retries` allows (never after a timeout or with too many pending). */
   read<T>(operation: string, invoke: (cb: Callback<T>) => void, callback: Callback<T>): void {

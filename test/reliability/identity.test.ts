@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import session from 'express-session';
@@ -7,11 +6,8 @@ import { SessionModule } from 'nest-express-session';
 import type { SessionModuleOptions } from 'nest-express-session';
 import { createApp, startApp, TEST_SECRET } from '../support/app.js';
 import { FaultStore } from '../support/fault-store.js';
-import { Client, sidOf } from '../support/http.js';
+import { Client, signedCookie, sidOf } from '../support/http.js';
 import { reliabilityApp } from '../support/reliability.js';
-
-const signed = (sid: string, secret: string): string =>
-  encodeURIComponent(`s:${sid}.${createHmac('sha256', secret).update(sid).digest('base64').replace(/=+$/, '')}`);
 
 describe('identity and cookies', () => {
   it('R1: tampered, unsigned and garbage cookies get a new anonymous session, 200, never the victim', async (t) => {
@@ -46,7 +42,7 @@ describe('identity and cookies', () => {
     const app = await startApp(t, reliabilityApp(store));
     const chosen = 'attacker-chosen-session-id-000000';
     const client = new Client(app.url);
-    client.jar.set('connect.sid', signed(chosen, TEST_SECRET));
+    client.jar.set('connect.sid', signedCookie(chosen, TEST_SECRET));
     const res = await client.post('/auth/set', { a: 'x' });
     assert.equal(res.status, 200);
     assert.notEqual(res.body.id, chosen);
@@ -63,12 +59,16 @@ describe('identity and cookies', () => {
     await client.post('/auth/login', { userId: 'alice' });
     await before.close();
     const sid = sidOf(client.jar.get('connect.sid'))!;
-    assert.equal(client.jar.get('connect.sid'), signed(sid, OLD));
+    assert.equal(client.jar.get('connect.sid'), signedCookie(sid, OLD));
 
     const rotating = await startApp(t, reliabilityApp(store, { session: { secret: [NEW, OLD] } }));
     const me = await client.at(rotating.url).get('/auth/me');
     assert.equal(me.status, 200, 'the old signature is still accepted');
-    assert.equal(client.jar.get('connect.sid'), signed(sid, NEW), 're-signed with the new secret in the same response');
+    assert.equal(
+      client.jar.get('connect.sid'),
+      signedCookie(sid, NEW),
+      're-signed with the new secret in the same response',
+    );
     const again = await client.at(rotating.url).get('/auth/me');
     assert.equal(again.setCookies.length, 0, 'a cookie already on the new secret is not sent again');
     await rotating.close();
@@ -91,7 +91,7 @@ describe('identity and cookies', () => {
     const skipped = [
       'garbage',
       encodeURIComponent(sid),
-      signed(sid, 'another-apps-secret-0123456789-abcdefghijklmnop'),
+      signedCookie(sid, 'another-apps-secret-0123456789-abcdefghijklmnop'),
     ];
     for (const first of skipped) {
       const res = await app.client().get('/auth/me', { cookie: `connect.sid=${first}; connect.sid=${liveCookie}` });
@@ -114,7 +114,7 @@ describe('identity and cookies', () => {
     const live = app.client();
     await live.post('/auth/login', { userId: 'alice' });
     const liveCookie = live.jar.get('connect.sid')!;
-    for (const first of [staleCookie, signed('never-existed-000000000000000000', TEST_SECRET)]) {
+    for (const first of [staleCookie, signedCookie('never-existed-000000000000000000', TEST_SECRET)]) {
       const cookie = `connect.sid=garbage; connect.sid=${first}; connect.sid=${liveCookie}`;
       const res = await app.client().get('/auth/me', { cookie });
       assert.equal(res.status, 401, `signed cookie ${first.slice(0, 12)} without a session first: anonymous`);

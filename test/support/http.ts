@@ -1,3 +1,5 @@
+import { createHmac } from 'node:crypto';
+
 /** A response as the tests look at it. */
 export interface TestResponse {
   status: number;
@@ -82,6 +84,11 @@ export class Client {
 /** The Set-Cookie line for a cookie name, if the response sent one. */
 export function setCookieFor(res: TestResponse, name: string): string | undefined {
   return res.setCookies.find((c) => c.startsWith(`${name}=`));
+}
+
+/** A session id signed as express-session signs it (`s:<id>.<HMAC-SHA256>`), URL-encoded as a cookie value. */
+export function signedCookie(sid: string, secret: string): string {
+  return encodeURIComponent(`s:${sid}.${createHmac('sha256', secret).update(sid).digest('base64').replace(/=+$/, '')}`);
 }
 
 /** The session id inside a signed cookie value (`s:<id>.<signature>`, URL-encoded). */
