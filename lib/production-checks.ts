@@ -62,7 +62,7 @@ export function checkProduction(session: ResolvedSessionModuleOptions['session']
         'Use Redis or PostgreSQL for more than one instance, or set embeddedStore.allowInProduction to silence this.',
     );
   }
-  if (cookie && isSecure(cookie) && !name.startsWith('__Host-')) {
+  if (cookie && isSecure(cookie) && !name.toLowerCase().startsWith('__host-')) {
     // R4: a sibling subdomain can plant a cookie of this name with a broader Domain; a __Host- name cannot be.
     logger.warn(
       `The session cookie '${name}' is Secure but not __Host-prefixed: a sibling subdomain can set a cookie of ` +

@@ -103,11 +103,13 @@ describe('R5: production boot also refuses weak secrets, SameSite None in any ca
 
     const quiet: string[] = [];
     await boot(t, { session: { secret: TEST_SECRET, name: '__Host-sid', cookie: { secure: true } } }, quiet);
+    // Browsers match the prefix in any letter case, and so do the module's __Host- checks.
+    await boot(t, { session: { secret: TEST_SECRET, name: '__host-sid', cookie: { secure: true } } }, quiet);
     await boot(t, { session: { secret: TEST_SECRET } }, quiet);
     assert.deepEqual(
       quiet.filter((l) => l.includes('__Host-')),
       [],
-      'no warning for a __Host- name, nor for a cookie without Secure',
+      'no warning for a __Host- name in any letter case, nor for a cookie without Secure',
     );
   });
 });
