@@ -177,12 +177,13 @@ for (const kind of indexedStoreKinds) {
 
     it('R21: a session in constant use stays listed and revocable for many lifetimes: its entry is renewed', async (t) => {
       const store = await kind.create(t);
-      // An idle timeout of 300 ms is the session's lifetime here: each use extends it, as maxAge with touches.
-      const app = await startApp(t, controlsApp(store, { idleTimeout: 300 }));
+      // An idle timeout of 500 ms is the session's lifetime here: each use extends it, as maxAge with touches.
+      // Without renewal the index entry would be kept until 1 s after the login (expiry plus one lifetime).
+      const app = await startApp(t, controlsApp(store, { idleTimeout: 500 }));
       const client = app.client();
       await client.post('/login', { userId: 'judy' });
-      // 1.3 s of use, a request every 100 ms: more than four of the session's lifetimes.
-      for (let i = 0; i < 13; i++) {
+      // 2 s of use, a request every 100 ms: four of the session's lifetimes, twice the entry's first term.
+      for (let i = 0; i < 20; i++) {
         await sleep(100);
         assert.equal((await client.get('/me')).status, 200, `request ${i}`);
       }
