@@ -2,11 +2,11 @@ import { Inject, Injectable, Optional, SetMetadata, UnauthorizedException } from
 import type { CanActivate, CustomDecorator, ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import type { SessionData, Store } from 'express-session';
+import type { Store } from 'express-session';
 import { ALLOW_ANONYMOUS_KEY, SESSION_MODULE_OPTIONS } from './session.constants.js';
 import type { RequestSession } from './interfaces/index.js';
 import { requestOf } from './middleware/request-context.js';
-import { describe } from './log-format.js';
+import { readRecord } from './stores/store-call.js';
 import { STORE_UNAVAILABLE_MESSAGE } from './session.errors.js';
 import { defaultIsAuthenticated } from './resolve-options.js';
 import type { ResolvedSessionModuleOptions } from './resolve-options.js';
@@ -61,17 +61,12 @@ export class AuthenticatedGuard implements CanActivate {
    * handshake is seen. A session no longer in the store is replaced by a fresh anonymous one, as
    * express-session does for a cookie whose session is gone.
    */
-  protected reloadSocketSession(request: Request): Promise<void> {
+  protected async reloadSocketSession(request: Request): Promise<void> {
     const store = request.sessionStore as (Store & { generate?: (req: Request) => void }) | undefined;
-    if (!store || !request.session) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      store.get(request.sessionID, (err: unknown, data?: SessionData | null) => {
-        if (err) return reject(err instanceof Error ? err : new Error(describe(err)));
-        if (data) store.createSession(request, data);
-        else store.generate?.(request);
-        resolve();
-      });
-    });
+    if (!store || !request.session) return;
+    const data = await readRecord(store, request.sessionID);
+    if (data) store.createSession(request, data);
+    else store.generate?.(request);
   }
 
   private async canActivateSocket(context: ExecutionContext): Promise<boolean> {

@@ -12,6 +12,7 @@ import type { IndexEntry, SessionIndex } from './controls/session-index.js';
 import type { SessionEvent } from './controls/session-events.js';
 import { handleOf, recordProblem } from './stores/session-record.js';
 import { cookieExpiry } from './stores/changed-key-writes.js';
+import { readRecord } from './stores/store-call.js';
 import { lastSeenOf } from './controls/index-upkeep.js';
 import { describe } from './log-format.js';
 
@@ -143,24 +144,19 @@ export class SessionRegistry implements OnModuleInit {
   private async existing(key: string, entries: IndexEntry[]): Promise<IndexEntry[]> {
     const store = this.options.session.store;
     const alive = await Promise.all(
-      entries.map(
-        (entry) =>
-          new Promise<boolean>((resolve, reject) =>
-            store.get(entry.sid, (err, record) => {
-              if (err) return reject(err as Error);
-              const live =
-                record != null &&
-                handleOf(record) === entry.handle &&
-                String(this.controls.ownerOf(record)) === key &&
-                recordProblem(record, this.limits()) === undefined;
-              if (live) {
-                entry.lastSeenAt = Math.max(entry.lastSeenAt, lastSeenOf(record) ?? 0);
-                entry.expiresAt = cookieExpiry(record.cookie) ?? entry.expiresAt;
-              }
-              resolve(live);
-            }),
-          ),
-      ),
+      entries.map(async (entry) => {
+        const record = await readRecord(store, entry.sid);
+        const live =
+          record !== null &&
+          handleOf(record) === entry.handle &&
+          String(this.controls.ownerOf(record)) === key &&
+          recordProblem(record, this.limits()) === undefined;
+        if (live) {
+          entry.lastSeenAt = Math.max(entry.lastSeenAt, lastSeenOf(record) ?? 0);
+          entry.expiresAt = cookieExpiry(record.cookie) ?? entry.expiresAt;
+        }
+        return live;
+      }),
     );
     const gone = entries.filter((_, i) => !alive[i]);
     if (gone.length > 0) {

@@ -7,6 +7,7 @@ import { sessionStateOf } from '../session-state.js';
 import { cookieExpiry } from '../stores/changed-key-writes.js';
 import { HANDLE_KEY, handleOf } from '../stores/session-record.js';
 import { entryKeptUntil, freshen } from './index-upkeep.js';
+import { readRecord } from '../stores/store-call.js';
 import type { Callback } from '../stores/store-call.js';
 import { indexOf, newHandle, userKeyOf, userKeyOfHandle } from './session-index.js';
 import type { IndexEntry, SessionIndex } from './session-index.js';
@@ -211,11 +212,7 @@ export class SessionControls {
 
   /** A session's stored record through the guarded store (null when it is gone or has expired). */
   read(sid: string): Promise<Data | null> {
-    return new Promise((resolve, reject) =>
-      this.store!.get(sid, (err, record) =>
-        err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve((record as Data | null) ?? null),
-      ),
-    );
+    return readRecord<Data>(this.store!, sid);
   }
 
   /** Runs a write and a promise side by side, and calls back with the write's outcome once both are done. */

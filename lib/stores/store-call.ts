@@ -1,4 +1,6 @@
 import { Logger } from '@nestjs/common';
+import type { SessionData, Store } from 'express-session';
+import { describe } from '../log-format.js';
 import { StoreBusyError, StoreCallError, StoreDisconnectedError, StoreTimeoutError } from '../session.errors.js';
 import { deadlinesOf } from './deadlines.js';
 import type { PendingCall } from './deadlines.js';
@@ -156,6 +158,15 @@ export function callStore<T>(
     };
     deadlinesOf(timeout).add(pending);
   }
+}
+
+/** A store's `get` as a promise: the record, or null when there is none (a failure rejects with an Error). */
+export function readRecord<T = SessionData>(store: Pick<Store, 'get'>, sid: string): Promise<T | null> {
+  return new Promise((resolve, reject) =>
+    store.get(sid, (err: unknown, record?: SessionData | null) =>
+      err ? reject(err instanceof Error ? err : new Error(describe(err))) : resolve((record as T | null) ?? null),
+    ),
+  );
 }
 
 /** Hands a promise's outcome to a node-style store callback. */
